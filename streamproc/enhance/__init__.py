@@ -1,0 +1,1 @@
+"""Face enhancement: crop pre/post-processing, ONNX generator, classical restoration."""

@@ -1,0 +1,1 @@
+"""Training for streamproc's face generator (Pix2Pix: U-Net + PatchGAN)."""
