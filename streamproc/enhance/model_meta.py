@@ -91,7 +91,9 @@ def parse_meta(props: dict[str, str], model_path: Path) -> GeneratorMeta:
             f"{props.get(KEY_FORMAT)!r}, expected {FORMAT!r}); export it with streamproc-export"
         )
     if props.get(KEY_NORMALIZATION) != NORMALIZATION:
-        raise ModelError(f"{model_path}: unsupported normalisation {props.get(KEY_NORMALIZATION)!r}")
+        raise ModelError(
+            f"{model_path}: unsupported normalisation {props.get(KEY_NORMALIZATION)!r}"
+        )
     try:
         size = int(props[KEY_INPUT_SIZE])
         stride = int(props.get(KEY_STRIDE, "1"))

@@ -1,0 +1,149 @@
+"""``streamproc run``: the command line. Bad input is one line on stderr and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from streamproc import __version__
+from streamproc.config import load_config
+from streamproc.errors import StreamprocError
+from streamproc.sources.urls import mask_url
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _MaskingFilter(logging.Filter):
+    """Belt and braces: no log line may carry camera credentials."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = mask_url(str(record.msg))
+        if record.args:
+            record.args = tuple(mask_url(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+class _ArgParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        raise StreamprocError(f"{message} (see streamproc {self.prog.split()[-1]} --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _ArgParser(prog="streamproc", description="Enhance faces in CCTV video.")
+    parser.add_argument("--version", action="version", version=f"streamproc {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_ArgParser)
+    run = sub.add_parser("run", help="process a file, image(s), stream or camera")
+    run.add_argument(
+        "input",
+        nargs="?",
+        help="file, image, folder, rtsp://, http(s)://, "
+        "/dev/videoN (default: the bundled sample clip)",
+    )
+    run.add_argument("-o", "--output", help="output file/folder ('null' discards frames)")
+    run.add_argument("--config", type=Path, help="YAML config (see configs/default.yaml)")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. enhance.mode=both",
+    )
+    run.add_argument("--quiet", action="store_true", help="no dashboard, errors only")
+    return parser
+
+
+def _setup_logging(quiet: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("streamproc: %(levelname)s: %(message)s"))
+    handler.addFilter(_MaskingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.ERROR if quiet else logging.WARNING)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from streamproc.runner import SAMPLE_CLIP, Job
+
+    config = load_config(args.config, args.overrides)
+    spec = args.input or str(SAMPLE_CLIP)
+    output = Path(args.output) if args.output else None
+    job = Job(spec, config, output)
+    stop_requests = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop_requests.append(signum)
+        if len(stop_requests) > 1:
+            job.pipeline.abort.set()
+        job.pipeline.request_stop()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        job.start()
+        _watch(job, quiet=args.quiet)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        status = "interrupted" if stop_requests else "finished"
+        summary = job.finish(status)
+    if not args.quiet:
+        print(
+            f"streamproc: {status}: {summary['frames_out']} frames in {summary['elapsed_s']:.1f} s "
+            f"({summary['fps']:.1f} fps), {summary['faces_enhanced']} faces enhanced, "
+            f"{summary['dropped']} dropped -> {job.output}",
+            file=sys.stderr,
+        )
+    return EXIT_INTERRUPTED if stop_requests else EXIT_OK
+
+
+def _watch(job, quiet: bool) -> None:
+    """Keep the main thread free for signals while the pipeline runs; draw the dashboard."""
+    if quiet or not sys.stderr.isatty():
+        while job.pipeline.alive():
+            job.pipeline.join(timeout_s=0.2)
+        return
+    from rich.console import Console
+    from rich.live import Live
+
+    from streamproc.dashboard import Dashboard
+
+    board = Dashboard(job.pipeline, job.source.info.name, job.source.info.frame_count)
+    if job.mjpeg_url:
+        print(f"streamproc: live preview at {job.mjpeg_url}", file=sys.stderr)
+    with Live(board.render(), console=Console(stderr=True), refresh_per_second=4) as live:
+        while job.pipeline.alive():
+            job.pipeline.join(timeout_s=0.25)
+            live.update(board.render())
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "false")
+    os.environ.setdefault("YOLO_VERBOSE", "false")
+    try:
+        args = build_parser().parse_args(argv)
+        _setup_logging(getattr(args, "quiet", False))
+        if args.command == "run":
+            return cmd_run(args)
+        build_parser().print_help(sys.stderr)
+        return EXIT_USAGE
+    except StreamprocError as err:
+        print(f"streamproc: error: {mask_url(str(err))}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("streamproc: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:  # noqa: BLE001 - last resort: one line, not a traceback
+        if os.environ.get("STREAMPROC_DEBUG"):
+            raise
+        print(f"streamproc: internal error: {type(err).__name__}: {mask_url(str(err))} "
+              "(set STREAMPROC_DEBUG=1 for a traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

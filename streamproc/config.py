@@ -1,0 +1,287 @@
+"""Frozen, typed configuration loaded from YAML, overridable with ``--set key=value``.
+
+Every field has a default, so an empty YAML is a valid config. Unknown keys and values of
+the wrong type are rejected with one clear message naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from streamproc.errors import ConfigError
+
+ENHANCE_MODES = ("classical", "generator", "both", "off")
+PROVIDERS = ("tensorrt", "cuda", "cpu")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """How inputs are opened. Timeouts and reconnect apply to network and device sources."""
+
+    rtsp_transport: str = "tcp"
+    open_timeout_s: float = 10.0
+    # A live read that returns nothing for this long is a stalled stream (the watchdog).
+    watchdog_s: float = 5.0
+    reconnect: bool = True
+    reconnect_initial_s: float = 0.5
+    reconnect_max_s: float = 10.0
+    # Give up after this many failed reconnects in a row (0 = keep trying forever).
+    reconnect_max_attempts: int = 0
+    image_fps: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.rtsp_transport not in ("tcp", "udp"):
+            raise ConfigError("source.rtsp_transport must be 'tcp' or 'udp'")
+        _positive(self, "open_timeout_s", "watchdog_s", "reconnect_initial_s", "image_fps")
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    """YOLOv8n-face. An empty ``model`` means the detector shipped in the faceghost wheel."""
+
+    model: str = ""
+    model_sha256: str = ""
+    imgsz: int = 640
+    conf: float = 0.35
+    iou: float = 0.5
+    min_face_px: int = 10
+    every_n_frames: int = 1
+    max_faces: int = 64
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        _positive(self, "imgsz", "every_n_frames", "max_faces")
+        if not 0.0 < self.conf < 1.0:
+            raise ConfigError("detect.conf must be in (0, 1)")
+        if self.imgsz % 32:
+            raise ConfigError("detect.imgsz must be a multiple of 32")
+
+
+@dataclass(frozen=True)
+class TrackConfig:
+    """ByteTrack (ultralytics) plus an exponential moving average on each track's box."""
+
+    enabled: bool = True
+    track_high_thresh: float = 0.35
+    track_low_thresh: float = 0.1
+    new_track_thresh: float = 0.4
+    track_buffer: int = 30
+    match_thresh: float = 0.8
+    # Weight of the previous smoothed box (0 = no smoothing). Damps jitter of the paste.
+    box_smoothing: float = 0.6
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.box_smoothing < 1.0:
+            raise ConfigError("track.box_smoothing must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class EnhanceConfig:
+    """Which enhancer runs on the face crops and how crops are batched."""
+
+    mode: str = "classical"
+    # Generator ONNX; empty means the model shipped in streamproc/models (if any).
+    model: str = ""
+    model_sha256: str = ""
+    providers: tuple[str, ...] = ("cpu",)
+    # "error": asking for an absent provider fails; "warn": warn once and use the rest.
+    missing_provider: str = "error"
+    intra_op_threads: int = 0
+    graph_optimization: str = "all"
+    trt_fp16: bool = True
+    trt_engine_cache_dir: str = ""
+    device_id: int = 0
+    max_batch: int = 16
+    # How long the enhancer waits for more frames to fill a batch (live sources).
+    max_wait_ms: float = 10.0
+    # Frames whose faces may share one batch.
+    max_batch_frames: int = 4
+    crop_margin: float = 0.3
+    # Faces taller than this are left alone: they are already recognisable.
+    max_face_px: int = 400
+    classical_size_px: int = 128
+    denoise_h: float = 6.0
+    sharpen_amount: float = 0.8
+    sharpen_sigma_px: float = 1.2
+    clahe_clip: float = 2.0
+    # Mean luma (0-255) below which gamma brightening is applied.
+    low_light_luma: float = 90.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in ENHANCE_MODES:
+            raise ConfigError(f"enhance.mode must be one of {ENHANCE_MODES}, got {self.mode!r}")
+        bad = [p for p in self.providers if p not in PROVIDERS]
+        if bad or not self.providers:
+            raise ConfigError(f"enhance.providers must be a list from {PROVIDERS}, got {bad}")
+        if self.missing_provider not in ("error", "warn"):
+            raise ConfigError("enhance.missing_provider must be 'error' or 'warn'")
+        if self.graph_optimization not in ("disable", "basic", "extended", "all"):
+            raise ConfigError("enhance.graph_optimization must be disable|basic|extended|all")
+        _positive(self, "max_batch", "max_batch_frames", "classical_size_px", "max_face_px")
+
+
+@dataclass(frozen=True)
+class CompositeConfig:
+    """How enhanced crops go back into the frame."""
+
+    # Width of the soft edge, as a fraction of the crop side.
+    feather: float = 0.18
+    color_match: bool = True
+    marker: bool = True
+    marker_text: str = "AI-enhanced"
+    side_by_side: bool = False
+    draw_boxes: bool = False
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """Sinks. The file sink keeps the input's frame timing and copies its audio."""
+
+    codec: str = "libx264"
+    crf: int = 20
+    preset: str = "veryfast"
+    # Fragmented MP4 stays playable even if the process is killed mid-write.
+    fragmented_mp4: bool = True
+    copy_audio: bool = True
+    manifest: bool = True
+    # MJPEG over HTTP preview; 0 disables it.
+    mjpeg_port: int = 0
+    mjpeg_host: str = "127.0.0.1"
+    mjpeg_quality: int = 80
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Queue sizes between the threads (frames)."""
+
+    queue_frames: int = 8
+    # Frames a live source may hold before dropping the oldest.
+    live_queue_frames: int = 2
+
+    def __post_init__(self) -> None:
+        _positive(self, "queue_frames", "live_queue_frames")
+
+
+@dataclass(frozen=True)
+class Config:
+    source: SourceConfig = field(default_factory=SourceConfig)
+    detect: DetectConfig = field(default_factory=DetectConfig)
+    track: TrackConfig = field(default_factory=TrackConfig)
+    enhance: EnhanceConfig = field(default_factory=EnhanceConfig)
+    composite: CompositeConfig = field(default_factory=CompositeConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+
+
+def _positive(obj: Any, *names: str) -> None:
+    section = type(obj).__name__.removesuffix("Config").lower()
+    for name in names:
+        if getattr(obj, name) <= 0:
+            raise ConfigError(f"{section}.{name} must be > 0, got {getattr(obj, name)!r}")
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    """Check ``value`` against a field's type hint, converting where YAML is looser."""
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} must be a mapping, got {type(value).__name__}")
+        return _build(hint, value, key + ".")
+    if origin is tuple:
+        items = value if isinstance(value, list | tuple) else [value]
+        (item_hint, _) = typing.get_args(hint)
+        return tuple(_coerce(v, item_hint, key) for v in items)
+    if origin in (typing.Union, types.UnionType):
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is str and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    if hint in (int, float, str, bool) and not isinstance(value, hint):
+        raise ConfigError(f"{key} must be {hint.__name__}, got {value!r}")
+    if hint is int and isinstance(value, bool):
+        raise ConfigError(f"{key} must be int, got {value!r}")
+    return value
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown config key {prefix}{unknown[0]} (known: {sorted(names)})")
+    kwargs = {k: _coerce(v, hints[k], prefix + k) for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as err:
+        raise ConfigError(f"bad config section {prefix.rstrip('.') or 'root'}: {err}") from None
+
+
+def config_from_dict(data: dict[str, Any] | None) -> Config:
+    return _build(Config, data or {})
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    def plain(value: Any) -> Any:
+        if isinstance(value, tuple):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    return plain(dataclasses.asdict(config))
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``enhance.mode=generator`` -> (["enhance", "mode"], "generator"); values are YAML."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set expects key=value, got {text!r}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for text in overrides:
+        path, value = parse_override(text)
+        node = merged
+        for part in path[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        node[path[-1]] = value
+    return merged
+
+
+def load_config(path: Path | None, overrides: list[str] | None = None) -> Config:
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"config file {path} is not valid YAML{where}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping at the top level")
+        data = loaded or {}
+    return config_from_dict(apply_overrides(data, overrides or []))
+
+
+def dump_config(config: Config) -> str:
+    return yaml.safe_dump(config_to_dict(config), sort_keys=False)

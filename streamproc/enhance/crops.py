@@ -1,0 +1,67 @@
+"""Square face crops and the symmetric pre/post-processing pair around the generator."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+CropBox = tuple[int, int, int, int]  # x1, y1, x2, y2 in frame px; square; may leave the frame
+
+
+def square_box(box_xyxy: np.ndarray, margin: float) -> CropBox:
+    """The square around a face box, grown by ``margin`` of its longer side on each side."""
+    x1, y1, x2, y2 = (float(v) for v in box_xyxy)
+    side = max(x2 - x1, y2 - y1) * (1 + 2 * margin)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    side_px = max(2, round(side))
+    left, top = round(cx - side_px / 2), round(cy - side_px / 2)
+    return left, top, left + side_px, top + side_px
+
+
+def extract(image: np.ndarray, box: CropBox) -> np.ndarray:
+    """Cut ``box`` out of ``image``; parts outside the frame are filled by edge replication."""
+    height, width = image.shape[:2]
+    x1, y1, x2, y2 = box
+    cx1, cy1, cx2, cy2 = max(x1, 0), max(y1, 0), min(x2, width), min(y2, height)
+    if cx2 <= cx1 or cy2 <= cy1:
+        raise ValueError(f"crop {box} lies outside the {width}x{height} frame")
+    crop = image[cy1:cy2, cx1:cx2]
+    pads = (cy1 - y1, y2 - cy2, cx1 - x1, x2 - cx2)
+    if any(pads):
+        crop = cv2.copyMakeBorder(crop, *pads, borderType=cv2.BORDER_REPLICATE)
+    return np.ascontiguousarray(crop)
+
+
+def visible_region(box: CropBox, width: int, height: int) -> tuple[slice, slice, slice, slice]:
+    """(frame_rows, frame_cols, crop_rows, crop_cols) of the part of ``box`` inside the frame."""
+    x1, y1, x2, y2 = box
+    cx1, cy1, cx2, cy2 = max(x1, 0), max(y1, 0), min(x2, width), min(y2, height)
+    return (
+        slice(cy1, cy2),
+        slice(cx1, cx2),
+        slice(cy1 - y1, cy2 - y1),
+        slice(cx1 - x1, cx2 - x1),
+    )
+
+
+def to_model_input(crops_bgr: list[np.ndarray], size_px: int, dtype: np.dtype) -> np.ndarray:
+    """BGR uint8 crops of any size -> (N, 3, S, S) RGB in [-1, 1], the generator's input."""
+    batch = np.empty((len(crops_bgr), 3, size_px, size_px), dtype=np.float32)
+    for i, crop in enumerate(crops_bgr):
+        interp = cv2.INTER_AREA if crop.shape[0] > size_px else cv2.INTER_CUBIC
+        resized = cv2.resize(crop, (size_px, size_px), interpolation=interp)
+        batch[i] = resized[:, :, ::-1].transpose(2, 0, 1)
+    batch *= 1 / 127.5
+    batch -= 1.0
+    return batch.astype(dtype, copy=False)
+
+
+def from_model_output(batch: np.ndarray, sizes_px: list[int]) -> list[np.ndarray]:
+    """Inverse of :func:`to_model_input`: (N, 3, S, S) in [-1, 1] -> BGR uint8 crops."""
+    out = []
+    pixels = np.clip((batch.astype(np.float32) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+    for img, side in zip(pixels, sizes_px, strict=True):
+        bgr = np.ascontiguousarray(img.transpose(1, 2, 0)[:, :, ::-1])
+        interp = cv2.INTER_AREA if side < bgr.shape[0] else cv2.INTER_CUBIC
+        out.append(cv2.resize(bgr, (side, side), interpolation=interp))
+    return out

@@ -1,0 +1,77 @@
+"""The enhance stage: every face of the frames it is given goes through one batch.
+
+The pipeline hands this stage several frames at once (up to ``max_batch_frames``, within
+``max_wait_ms``), so the generator sees one (N, 3, S, S) tensor for all their faces.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from streamproc.config import EnhanceConfig
+from streamproc.enhance.classical import ClassicalEnhancer
+from streamproc.enhance.crops import extract, from_model_output, square_box, to_model_input
+from streamproc.enhance.onnx import GeneratorRunner
+from streamproc.errors import ModelError
+from streamproc.packet import Face, FramePacket
+
+SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "face_lite.onnx"
+
+
+def resolve_generator(config: EnhanceConfig) -> Path:
+    path = Path(config.model) if config.model else SHIPPED_MODEL
+    if not path.is_file():
+        hint = (
+            ""
+            if config.model
+            else " (no generator ships in this install; use enhance.mode=classical)"
+        )
+        raise ModelError(f"generator model not found: {path}{hint}")
+    return path
+
+
+class EnhanceStage:
+    name = "enhance"
+
+    def __init__(self, config: EnhanceConfig) -> None:
+        self.config = config
+        self.classical = ClassicalEnhancer(config) if config.mode in ("classical", "both") else None
+        self.generator = (
+            GeneratorRunner(resolve_generator(config), config)
+            if config.mode in ("generator", "both")
+            else None
+        )
+        self.faces_enhanced = 0
+
+    def process(self, packets: list[FramePacket]) -> list[FramePacket]:
+        if self.config.mode == "off":
+            return packets
+        faces: list[Face] = []
+        for packet in packets:
+            for face in packet.faces:
+                if face.height_px > self.config.max_face_px:
+                    continue
+                face.crop_box = square_box(face.box_xyxy, self.config.crop_margin)
+                face.crop = extract(packet.image, face.crop_box)
+                faces.append(face)
+        if not faces:
+            return packets
+        crops = [f.crop for f in faces]
+        if self.classical is not None:
+            crops = [self.classical(c) for c in crops]
+        if self.generator is not None:
+            crops = self.run_generator(crops)
+        for face, enhanced in zip(faces, crops, strict=True):
+            face.enhanced = enhanced
+        self.faces_enhanced += len(faces)
+        return packets
+
+    def run_generator(self, crops: list[np.ndarray]) -> list[np.ndarray]:
+        runner = self.generator
+        batch = to_model_input(crops, runner.input_size_px, runner.input_dtype)
+        return from_model_output(runner(batch), [c.shape[0] for c in crops])
+
+    def close(self) -> None:
+        self.generator = None

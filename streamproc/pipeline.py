@@ -1,0 +1,266 @@
+"""Threads and bounded queues: source -> detect+track -> enhance+composite -> sinks.
+
+Each arrow is a ``queue.Queue(maxsize=...)``. An end-of-stream marker travels behind the
+last frame; ``stop`` asks the source to finish (the frames in flight are still written, so
+Ctrl-C leaves a complete, playable file); ``abort`` makes every thread leave at once (the
+first error wins, is re-raised in the caller's thread, and the sinks are still closed).
+A file source blocks when the pipeline is behind (lossless); a live source drops its
+oldest queued frame and counts the drop (fresh).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from streamproc.packet import FramePacket
+from streamproc.sinks import Sink
+from streamproc.sources import Source
+from streamproc.stats import PipelineStats
+
+
+class Stage(Protocol):
+    name: str
+
+    def process(self, packets: list[FramePacket]) -> list[FramePacket]: ...
+
+    def close(self) -> None: ...
+
+
+class _EndOfStream:
+    """Marker put behind the last frame."""
+
+
+EOS = _EndOfStream()
+POLL_S = 0.05
+
+
+@dataclass(frozen=True)
+class Gather:
+    """How many frames a worker takes at once, and how long it waits to fill them."""
+
+    max_frames: int = 1
+    max_wait_ms: float = 0.0
+    max_faces: int = 0  # stop gathering once this many faces are in hand (0 = no limit)
+
+
+@dataclass(frozen=True)
+class Worker:
+    name: str
+    stages: Sequence[Stage]
+    gather: Gather = Gather()
+
+
+class Pipeline:
+    def __init__(
+        self,
+        source: Source,
+        workers: Sequence[Worker],
+        sinks: Sequence[Sink],
+        queue_frames: int,
+        live_queue_frames: int,
+        on_written: Callable[[FramePacket], None] | None = None,
+    ) -> None:
+        self.source = source
+        self.workers = list(workers)
+        self.sinks = list(sinks)
+        self.stats = PipelineStats()
+        self.stop = threading.Event()
+        self.abort = threading.Event()
+        self._error: BaseException | None = None
+        self._error_lock = threading.Lock()
+        self._on_written = on_written
+        first_size = live_queue_frames if source.live else queue_frames
+        self.queues = [queue.Queue(maxsize=first_size)]
+        self.queues += [queue.Queue(maxsize=queue_frames) for _ in self.workers]
+        self._threads: list[threading.Thread] = []
+
+    # -- control -------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        """Finish gracefully: no new frames; frames in flight are written."""
+        self.stop.set()
+
+    def _fail(self, err: BaseException) -> None:
+        with self._error_lock:
+            if self._error is None:
+                self._error = err
+        self.stop.set()
+        self.abort.set()
+
+    def _put(self, q: queue.Queue, item: object) -> bool:
+        """Blocking put that gives up when the pipeline aborts."""
+        while not self.abort.is_set():
+            try:
+                q.put(item, timeout=POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _put_drop_oldest(self, q: queue.Queue, item: FramePacket) -> None:
+        while True:
+            try:
+                q.put_nowait(item)
+                return
+            except queue.Full:
+                try:
+                    q.get_nowait()
+                    self.stats.dropped += 1
+                except queue.Empty:
+                    continue
+
+    def _get(self, q: queue.Queue, timeout_s: float | None) -> object | None:
+        """Get with a deadline (None = wait until an item or abort)."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while not self.abort.is_set():
+            wait = POLL_S if deadline is None else min(POLL_S, deadline - time.monotonic())
+            if wait <= 0:
+                return None
+            try:
+                return q.get(timeout=wait)
+            except queue.Empty:
+                continue
+        return None
+
+    # -- threads -------------------------------------------------------------------------
+    def _read(self) -> None:
+        out = self.queues[0]
+        try:
+            for packet in self.source.frames(self.stop):
+                self.stats.frames_in += 1
+                if self.source.live:
+                    self._put_drop_oldest(out, packet)
+                elif not self._put(out, packet):
+                    return
+                if self.stop.is_set():
+                    break
+        except Exception as err:  # noqa: BLE001 - any failure must stop every thread
+            self._fail(err)
+        finally:
+            if self.source.live:
+                self._put_drop_oldest(out, EOS)
+            else:
+                self._put(out, EOS)
+
+    def _gather(self, q: queue.Queue, gather: Gather) -> tuple[list[FramePacket], bool]:
+        first = self._get(q, None)
+        if first is None or first is EOS:
+            return [], True
+        packets = [first]
+        faces = len(first.faces)
+        deadline = time.monotonic() + gather.max_wait_ms / 1000
+        while len(packets) < gather.max_frames and (
+            not gather.max_faces or faces < gather.max_faces
+        ):
+            try:
+                item = q.get_nowait()
+            except queue.Empty:
+                remaining = deadline - time.monotonic()
+                item = self._get(q, remaining) if remaining > 0 else None
+                if item is None:
+                    break
+            if item is EOS:
+                return packets, True
+            packets.append(item)
+            faces += len(item.faces)
+        return packets, False
+
+    def _work(self, worker: Worker, q_in: queue.Queue, q_out: queue.Queue) -> None:
+        stats = [self.stats.stage(stage.name) for stage in worker.stages]
+        try:
+            ended = False
+            while not ended and not self.abort.is_set():
+                packets, ended = self._gather(q_in, worker.gather)
+                for stage, stage_stats in zip(worker.stages, stats, strict=True):
+                    if not packets:
+                        break
+                    t0 = time.perf_counter()
+                    packets = stage.process(packets)
+                    elapsed = time.perf_counter() - t0
+                    stage_stats.add(len(packets), elapsed)
+                    share_ms = 1000 * elapsed / max(1, len(packets))
+                    for packet in packets:
+                        packet.timings_ms[stage.name] = share_ms
+                for packet in packets:
+                    if not self._put(q_out, packet):
+                        return
+        except Exception as err:  # noqa: BLE001 - any failure must stop every thread
+            self._fail(err)
+        finally:
+            self._put(q_out, EOS)
+
+    def _write(self, q_in: queue.Queue) -> None:
+        stats = self.stats.stage("write")
+        try:
+            while True:
+                item = self._get(q_in, None)
+                if item is None or item is EOS:
+                    return
+                t0 = time.perf_counter()
+                for sink in self.sinks:
+                    sink.write(item)
+                stats.add(1, time.perf_counter() - t0)
+                self.stats.frames_out += 1
+                self.stats.faces += len(item.faces)
+                self.stats.faces_enhanced += sum(f.enhanced is not None for f in item.faces)
+                self.stats.latency_ms.append(1000 * (time.monotonic() - item.capture_s))
+                if self._on_written is not None:
+                    self._on_written(item)
+        except Exception as err:  # noqa: BLE001 - any failure must stop every thread
+            self._fail(err)
+
+    # -- run -----------------------------------------------------------------------------
+    def start(self) -> None:
+        self.stats.status = "running"
+        targets = [("read", self._read, ())]
+        for i, worker in enumerate(self.workers):
+            targets.append((worker.name, self._work, (worker, self.queues[i], self.queues[i + 1])))
+        targets.append(("write", self._write, (self.queues[-1],)))
+        for name, target, args in targets:
+            thread = threading.Thread(
+                target=target, args=args, name=f"streamproc-{name}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def queue_depths(self) -> dict[str, int]:
+        names = ["source"] + [w.name for w in self.workers]
+        return {name: q.qsize() for name, q in zip(names, self.queues, strict=True)}
+
+    def alive(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    def join(self, timeout_s: float | None = None) -> bool:
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        for thread in self._threads:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            thread.join(remaining)
+        return not self.alive()
+
+    def finish(self) -> None:
+        """Join the threads, close stages, sinks and source; re-raise the first error."""
+        try:
+            if not self.join(timeout_s=30):
+                self._fail(TimeoutError("pipeline threads did not stop within 30 s"))
+                self.join(timeout_s=5)
+        finally:
+            self.stats.finished_s = time.monotonic()
+            errors = []
+            for closer in [
+                *(s.close for w in self.workers for s in w.stages),
+                *(s.close for s in self.sinks),
+                self.source.close,
+            ]:
+                try:
+                    closer()
+                except Exception as err:  # noqa: BLE001 - close everything, report the first
+                    errors.append(err)
+            self.stats.status = "failed" if (self._error or errors) else "finished"
+        if self._error is not None:
+            raise self._error
+        if errors:
+            raise errors[0]

@@ -1,0 +1,201 @@
+"""Builds a pipeline from a config, an input and an output, runs it, writes the manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from streamproc.composite import Compositor
+from streamproc.config import Config, config_to_dict, dump_config
+from streamproc.detect import FaceDetector
+from streamproc.enhance.model_meta import sha256_file
+from streamproc.enhance.stage import EnhanceStage
+from streamproc.manifest import ManifestRecorder, manifest_path
+from streamproc.pipeline import Gather, Pipeline, Worker
+from streamproc.sinks import Sink
+from streamproc.sinks.file import FileSink
+from streamproc.sinks.images import ImageSink
+from streamproc.sinks.mjpeg import MjpegSink
+from streamproc.sinks.null import NullSink
+from streamproc.sources import Source, open_source
+from streamproc.sources.images import ImageSource
+from streamproc.sources.urls import safe_name
+from streamproc.track import FaceTracker
+
+SAMPLE_CLIP = Path(__file__).resolve().parent / "data" / "sample.mp4"
+NULL_OUTPUTS = ("null", "-")
+
+
+def default_output(spec: str, source: Source, out_dir: Path = Path("out")) -> Path:
+    if isinstance(source, ImageSource):
+        return out_dir / f"{Path(spec).stem}.enhanced"
+    if source.live:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        return out_dir / f"{safe_name(spec)}-{stamp}.mp4"
+    return out_dir / f"{Path(spec).stem}.enhanced.mp4"
+
+
+def _hash_input(source: Source) -> str | None:
+    path = source.info.path
+    if path is None:
+        return None
+    if path.is_file():
+        return sha256_file(path)
+    digest = hashlib.sha256()
+    for file in getattr(source, "files", []):
+        digest.update(file.name.encode() + b"\0" + bytes.fromhex(sha256_file(file)))
+    return digest.hexdigest()
+
+
+@dataclass
+class Job:
+    """One input through one pipeline to its outputs."""
+
+    spec: str
+    config: Config
+    output: Path | None = None
+    source: Source = field(init=False)
+    pipeline: Pipeline = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.source = open_source(self.spec, self.config.source)
+        try:
+            self._build()
+        except BaseException:
+            self.source.close()
+            raise
+
+    def _build(self) -> None:
+        cfg = self.config
+        self.null_output = self.output is not None and str(self.output) in NULL_OUTPUTS
+        if self.output is None:
+            self.output = default_output(self.spec, self.source)
+        stages_closers: list = []
+        try:
+            detector = FaceDetector(cfg.detect)
+            stages_closers.append(detector)
+            tracker = FaceTracker(cfg.track)
+            enhancer = EnhanceStage(cfg.enhance)
+        except BaseException:
+            for stage in stages_closers:
+                stage.close()
+            raise
+        self.detector, self.enhancer = detector, enhancer
+        workers = [
+            Worker("detect", [detector, tracker]),
+            Worker(
+                "enhance",
+                [enhancer, Compositor(cfg.composite)],
+                Gather(
+                    max_frames=cfg.enhance.max_batch_frames,
+                    max_wait_ms=cfg.enhance.max_wait_ms,
+                    max_faces=cfg.enhance.max_batch,
+                ),
+            ),
+        ]
+        self.recorder = ManifestRecorder()
+        self.sinks = self._sinks()
+        self.pipeline = Pipeline(
+            self.source,
+            workers,
+            self.sinks,
+            queue_frames=cfg.pipeline.queue_frames,
+            live_queue_frames=cfg.pipeline.live_queue_frames,
+            on_written=self.recorder.record if self._want_manifest else None,
+        )
+
+    @property
+    def _want_manifest(self) -> bool:
+        return self.config.output.manifest and not self.null_output
+
+    def _sinks(self) -> list[Sink]:
+        sinks: list[Sink] = []
+        out_cfg = self.config.output
+        try:
+            if self.null_output:
+                sinks.append(NullSink())
+            elif isinstance(self.source, ImageSource):
+                sinks.append(ImageSink(self.output, self.source.names))
+            else:
+                sinks.append(FileSink(self.output, self.source.info, out_cfg, self.source.live))
+            if out_cfg.mjpeg_port:
+                sinks.append(
+                    MjpegSink(out_cfg.mjpeg_host, out_cfg.mjpeg_port, out_cfg.mjpeg_quality)
+                )
+        except BaseException:
+            for sink in sinks:
+                sink.close()
+            raise
+        return sinks
+
+    @property
+    def mjpeg_url(self) -> str | None:
+        for sink in self.sinks:
+            if isinstance(sink, MjpegSink):
+                return sink.url
+        return None
+
+    def start(self) -> None:
+        if not self.null_output:
+            config_file = self.output.with_name(self.output.name + ".config.yaml")
+            config_file.parent.mkdir(parents=True, exist_ok=True)
+            config_file.write_text(dump_config(self.config))
+        self.pipeline.start()
+
+    def finish(self, status: str) -> dict[str, Any]:
+        """Close everything (re-raising the first error) and write the manifest."""
+        error: BaseException | None = None
+        try:
+            self.pipeline.finish()
+        except BaseException as err:
+            error = err
+            status = "failed"
+        summary = self.pipeline.stats.summary()
+        if self._want_manifest:
+            self._write_manifest(status, summary, error)
+        if error is not None:
+            raise error
+        return summary
+
+    def _write_manifest(self, status: str, summary: dict, error: BaseException | None) -> None:
+        cfg_text = dump_config(self.config)
+        generator = self.enhancer.generator
+        header = {
+            "status": status,
+            "error": str(error) if error is not None else None,
+            "input": {
+                "name": self.source.info.name,
+                "sha256": _hash_input(self.source),
+                "live": self.source.live,
+                "skipped_packets": self.source.info.skipped_packets,
+                "events": self.source.info.events,
+            },
+            "models": {
+                "detector": {
+                    "file": self.detector.model_path.name,
+                    "sha256": self.detector.model_sha256,
+                },
+                "generator": None
+                if generator is None
+                else {
+                    "file": generator.model_path.name,
+                    "sha256": generator.model_sha256,
+                    "providers": generator.providers,
+                    "provenance": generator.meta.provenance,
+                },
+            },
+            "enhance_mode": self.config.enhance.mode,
+            "ai_enhanced_marker": self.config.composite.marker,
+            "config_sha256": hashlib.sha256(cfg_text.encode()).hexdigest(),
+            "config": config_to_dict(self.config),
+            "stats": summary,
+        }
+        outputs = (
+            [self.output]
+            if self.output.is_file()
+            else sorted(getattr(self.sinks[0], "written", []))
+        )
+        self.recorder.write(manifest_path(self.output), header, outputs)

@@ -1,0 +1,151 @@
+"""Network streams (RTSP, HTTP, ...) and capture devices (V4L2), with reconnect.
+
+A camera that drops is normal in CCTV: after the first successful connection, a read
+error, an end of stream or a stall longer than ``watchdog_s`` closes the connection and
+reopens it with exponential backoff. Each outage is recorded as an event (start, length)
+so the log and the manifest show the gap. The first connection failing is a user error
+(wrong URL, wrong credentials) and is reported at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from fractions import Fraction
+
+import av
+import av.error
+
+from streamproc.config import SourceConfig
+from streamproc.errors import InputError
+from streamproc.packet import FramePacket
+from streamproc.sources import SourceInfo
+from streamproc.sources.urls import is_device, mask_url
+
+log = logging.getLogger(__name__)
+
+# Live output is timed by the wall clock: camera pts restart on reconnect.
+LIVE_TIME_BASE = Fraction(1, 90000)
+
+
+class LiveSource:
+    live = True
+
+    def __init__(self, spec: str, config: SourceConfig) -> None:
+        self._spec = spec
+        self._config = config
+        self.name = mask_url(spec)
+        self._container = self._open()
+        stream = self._container.streams.video[0]
+        ctx = stream.codec_context
+        self.info = SourceInfo(
+            name=self.name,
+            width_px=ctx.width,
+            height_px=ctx.height,
+            fps=Fraction(stream.average_rate or stream.guessed_rate or 25),
+            time_base=LIVE_TIME_BASE,
+            frame_count=0,
+            has_audio=False,
+            path=None,
+        )
+        self.status = "live"
+        self.reconnects = 0
+
+    def _open(self) -> av.container.InputContainer:
+        spec, options, fmt = self._spec, {}, None
+        if is_device(spec):
+            spec, fmt = spec.removeprefix("v4l2://"), "v4l2"
+        elif spec.lower().startswith("rtsp"):
+            options["rtsp_transport"] = self._config.rtsp_transport
+        try:
+            container = av.open(
+                spec,
+                format=fmt,
+                options=options,
+                timeout=(self._config.open_timeout_s, self._config.watchdog_s),
+            )
+        except av.error.FFmpegError as err:
+            raise InputError(f"cannot open {self.name}: {err.strerror}") from None
+        except (OSError, ValueError) as err:
+            raise InputError(f"cannot open {self.name}: {err}") from None
+        if not container.streams.video:
+            container.close()
+            raise InputError(f"{self.name} has no video stream")
+        container.streams.video[0].thread_type = "AUTO"
+        return container
+
+    def frames(self, stop: threading.Event) -> Iterator[FramePacket]:
+        index = 0
+        container: av.container.InputContainer | None = self._container
+        t0 = time.monotonic()
+        last_pts = -1
+        while not stop.is_set():
+            if container is None:
+                container = self._reconnect(stop)
+                if container is None:
+                    return
+            try:
+                for frame in container.decode(video=0):
+                    now = time.monotonic()
+                    pts = max(last_pts + 1, round((now - t0) / LIVE_TIME_BASE))
+                    last_pts = pts
+                    yield FramePacket(
+                        index=index,
+                        pts=pts,
+                        time_base=LIVE_TIME_BASE,
+                        image=frame.to_ndarray(format="bgr24"),
+                        capture_s=now,
+                    )
+                    index += 1
+                    if stop.is_set():
+                        return
+                reason = "end of stream"
+            except (av.error.FFmpegError, OSError) as err:
+                reason = str(err)
+            finally:
+                container.close()
+            container = None
+            if not self._config.reconnect or stop.is_set():
+                return
+            self.status = "reconnecting"
+            self.info.events.append(
+                {
+                    "event": "disconnect",
+                    "at_s": time.monotonic() - t0,
+                    "frame": index,
+                    "reason": mask_url(reason),
+                }
+            )
+            log.warning(
+                "%s: stream lost at frame %d (%s); reconnecting", self.name, index, mask_url(reason)
+            )
+
+    def _reconnect(self, stop: threading.Event) -> av.container.InputContainer | None:
+        delay_s = self._config.reconnect_initial_s
+        attempts = 0
+        lost_at = time.monotonic()
+        while not stop.is_set():
+            try:
+                container = self._open()
+            except InputError as err:
+                attempts += 1
+                limit = self._config.reconnect_max_attempts
+                if limit and attempts >= limit:
+                    raise InputError(f"{self.name}: gave up after {attempts} reconnects") from err
+                stop.wait(delay_s)
+                delay_s = min(delay_s * 2, self._config.reconnect_max_s)
+                continue
+            gap_s = time.monotonic() - lost_at
+            self.reconnects += 1
+            self.status = "live"
+            self.info.events.append(
+                {"event": "reconnected", "gap_s": round(gap_s, 3), "attempts": attempts + 1}
+            )
+            log.warning("%s: reconnected after %.1f s", self.name, gap_s)
+            return container
+        return None
+
+    def close(self) -> None:
+        self._container.close()
