@@ -140,8 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # noqa: BLE001 - last resort: one line, not a traceback
         if os.environ.get("STREAMPROC_DEBUG"):
             raise
-        print(f"streamproc: internal error: {type(err).__name__}: {mask_url(str(err))} "
-              "(set STREAMPROC_DEBUG=1 for a traceback)", file=sys.stderr)
+        print(
+            f"streamproc: internal error: {type(err).__name__}: {mask_url(str(err))} "
+            "(set STREAMPROC_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
 
 

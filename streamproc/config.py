@@ -147,6 +147,7 @@ class OutputConfig:
     codec: str = "libx264"
     crf: int = 20
     preset: str = "veryfast"
+    keyframe_s: float = 2.0
     # Fragmented MP4 stays playable even if the process is killed mid-write.
     fragmented_mp4: bool = True
     copy_audio: bool = True

@@ -84,6 +84,17 @@ class Job:
                 stage.close()
             raise
         self.detector, self.enhancer = detector, enhancer
+        generator = enhancer.generator
+        self.generator_info = (
+            None
+            if generator is None
+            else {
+                "file": generator.model_path.name,
+                "sha256": generator.model_sha256,
+                "providers": generator.providers,
+                "provenance": generator.meta.provenance,
+            }
+        )
         workers = [
             Worker("detect", [detector, tracker]),
             Worker(
@@ -162,7 +173,6 @@ class Job:
 
     def _write_manifest(self, status: str, summary: dict, error: BaseException | None) -> None:
         cfg_text = dump_config(self.config)
-        generator = self.enhancer.generator
         header = {
             "status": status,
             "error": str(error) if error is not None else None,
@@ -178,14 +188,7 @@ class Job:
                     "file": self.detector.model_path.name,
                     "sha256": self.detector.model_sha256,
                 },
-                "generator": None
-                if generator is None
-                else {
-                    "file": generator.model_path.name,
-                    "sha256": generator.model_sha256,
-                    "providers": generator.providers,
-                    "provenance": generator.meta.provenance,
-                },
+                "generator": self.generator_info,
             },
             "enhance_mode": self.config.enhance.mode,
             "ai_enhanced_marker": self.config.composite.marker,

@@ -22,8 +22,13 @@ def face_patches(height_px: int) -> list[np.ndarray]:
     for x1, y1, x2, y2 in ZIDANE_FACES:
         crop = image[y1:y2, x1:x2]
         scale = height_px / crop.shape[0]
-        patches.append(cv2.resize(crop, (max(2, round(crop.shape[1] * scale)), height_px),
-                                  interpolation=cv2.INTER_AREA))
+        patches.append(
+            cv2.resize(
+                crop,
+                (max(2, round(crop.shape[1] * scale)), height_px),
+                interpolation=cv2.INTER_AREA,
+            )
+        )
     return patches
 
 
@@ -35,14 +40,19 @@ def background(width: int, height: int, seed: int = 0) -> np.ndarray:
     for _ in range(12):
         x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
         colour = tuple(int(c) for c in rng.integers(40, 200, 3))
-        cv2.rectangle(base, (x, y), (x + int(rng.integers(20, width // 3)),
-                                     y + int(rng.integers(10, height // 3))), colour, -1)
+        cv2.rectangle(
+            base,
+            (x, y),
+            (x + int(rng.integers(20, width // 3)), y + int(rng.integers(10, height // 3))),
+            colour,
+            -1,
+        )
     return cv2.GaussianBlur(base, (5, 5), 0)
 
 
-def scene_frame(index: int, width: int, height: int, n_faces: int, face_px: int) -> tuple[
-    np.ndarray, list[tuple[int, int, int, int]]
-]:
+def scene_frame(
+    index: int, width: int, height: int, n_faces: int, face_px: int
+) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
     """Frame ``index``: faces drift slowly to the right. Returns the frame and face boxes."""
     frame = background(width, height)
     boxes = []
@@ -95,8 +105,9 @@ def write_clip(
             tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
             for start in range(0, samples, 1024):
                 chunk = tone[:, start : start + 1024]
-                aframe = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp",
-                                                    layout="mono")
+                aframe = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(chunk), format="fltp", layout="mono"
+                )
                 aframe.sample_rate = 16000
                 aframe.pts = start
                 for packet in astream.encode(aframe):
@@ -111,8 +122,11 @@ def read_frames(path: Path) -> tuple[list[np.ndarray], list[int], dict]:
     frames, pts = [], []
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        info = {"audio": len(container.streams.audio), "time_base": stream.time_base,
-                "rate": stream.average_rate}
+        info = {
+            "audio": len(container.streams.audio),
+            "time_base": stream.time_base,
+            "rate": stream.average_rate,
+        }
         for frame in container.decode(stream):
             frames.append(frame.to_ndarray(format="bgr24"))
             pts.append(frame.pts)

@@ -85,7 +85,8 @@ class FileSink:
         self._config = config
         options = {}
         if config.fragmented_mp4 and path.suffix.lower() in (".mp4", ".mov", ".m4v"):
-            options["movflags"] = "+frag_keyframe+empty_moov+default_base_moof"
+            options["movflags"] = "+frag_keyframe+empty_moov+delay_moov+default_base_moof"
+            options["flush_packets"] = "1"  # each fragment reaches the disk when complete
         try:
             self._container = av.open(str(path), mode="w", options=options)
         except (av.error.FFmpegError, OSError, ValueError) as err:
@@ -104,6 +105,9 @@ class FileSink:
         stream.width = packet.width_px - packet.width_px % 2
         stream.height = packet.height_px - packet.height_px % 2
         stream.pix_fmt = "yuv420p"
+        # A keyframe (and so an MP4 fragment) every couple of seconds bounds what a crash
+        # can lose and lets players seek.
+        stream.codec_context.gop_size = max(1, round(float(rate) * self._config.keyframe_s))
         stream.time_base = packet.time_base
         stream.codec_context.time_base = packet.time_base
         if self._config.codec in ("libx264", "libx265"):

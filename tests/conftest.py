@@ -1,0 +1,49 @@
+"""Shared test data, made once per session: clips with real faces and a tiny generator."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_AUTOINSTALL", "false")
+os.environ.setdefault("YOLO_VERBOSE", "false")
+sys.path.insert(0, str(Path(__file__).parent))
+
+from synth import write_clip  # noqa: E402
+
+# Small, fast settings for pipeline tests: detection at 320 px is enough for 60-90 px faces.
+FAST = ["detect.imgsz=320", "enhance.denoise_h=3"]
+
+
+@pytest.fixture(scope="session")
+def face_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
+    """320x240, 24 frames at 12 fps, two real faces drifting right, AAC audio."""
+    path = tmp_path_factory.mktemp("clips") / "faces.mp4"
+    boxes = write_clip(path, n_frames=24, n_faces=2, face_px=70, audio=True)
+    return path, boxes
+
+
+@pytest.fixture(scope="session")
+def silent_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("clips") / "silent.mp4"
+    write_clip(path, n_frames=12, n_faces=1, face_px=80, audio=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Long enough (20 s) to interrupt mid-run."""
+    path = tmp_path_factory.mktemp("clips") / "long.mp4"
+    write_clip(path, n_frames=240, n_faces=1, face_px=80, audio=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_generator(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from export.onnx import export_tiny_generator
+
+    return export_tiny_generator(tmp_path_factory.mktemp("models") / "tiny.onnx", seed=0)

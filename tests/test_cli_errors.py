@@ -1,0 +1,190 @@
+"""Bad input: one clear line on stderr, exit 2, no traceback, nothing half-written."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import FAST
+from synth import read_frames
+
+from streamproc.cli import main
+
+SETS = [a for s in FAST for a in ("--set", s)]
+
+
+def one_line_error(capsys: pytest.CaptureFixture, code: int) -> str:
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("streamproc: error: ")
+    return lines[0]
+
+
+def make_bad(tmp_path: Path, kind: str, good_clip: Path) -> Path:
+    path = (
+        tmp_path
+        / {
+            "zero": "empty.mp4",
+            "text": "notes.mp4",
+            "truncated_header": "cut.mp4",
+            "image_garbage": "photo.jpg",
+            "empty_dir": "nothing",
+        }[kind]
+    )
+    if kind == "zero":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_text("this is not a video\n" * 50)
+    elif kind == "truncated_header":
+        path.write_bytes(good_clip.read_bytes()[:200])
+    elif kind == "image_garbage":
+        path.write_bytes(os.urandom(2000))
+    elif kind == "empty_dir":
+        path.mkdir()
+    return path
+
+
+@pytest.mark.parametrize("kind", ["zero", "text", "truncated_header", "image_garbage", "empty_dir"])
+def test_unreadable_input(tmp_path, capsys, silent_clip, kind):
+    bad = make_bad(tmp_path, kind, silent_clip)
+    code = main(["run", str(bad), "-o", str(tmp_path / "out.mp4"), "--quiet", *SETS])
+    line = one_line_error(capsys, code)
+    assert bad.name in line
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_missing_input(tmp_path, capsys):
+    code = main(["run", str(tmp_path / "nope.mp4"), "--quiet"])
+    assert "input not found" in one_line_error(capsys, code)
+
+
+def test_audio_only_file(tmp_path, capsys):
+    import av
+    import numpy as np
+
+    path = tmp_path / "voice.m4a"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=16000)
+        frame = av.AudioFrame.from_ndarray(
+            np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
+        )
+        frame.sample_rate, frame.pts = 16000, 0
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    code = main(["run", str(path), "--quiet"])
+    assert "no video stream" in one_line_error(capsys, code)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["detect.model=/nonexistent/face.onnx"], "face detector model not found"),
+        (["enhance.mode=generator", "enhance.model=/nonexistent/g.onnx"], "generator model"),
+        (["enhance.bogus=1"], "unknown config key enhance.bogus"),
+        (["detect.imgsz=abc"], "detect.imgsz must be int"),
+        (["enhance.mode=magic"], "enhance.mode must be one of"),
+        (["enhance.providers=[quantum]"], "enhance.providers"),
+    ],
+)
+def test_bad_model_or_config(tmp_path, capsys, silent_clip, overrides, message):
+    args = ["run", str(silent_clip), "-o", str(tmp_path / "o.mp4"), "--quiet"]
+    code = main(args + [a for o in overrides for a in ("--set", o)])
+    assert message in one_line_error(capsys, code)
+
+
+def test_corrupt_and_foreign_generator(tmp_path, capsys, silent_clip):
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(os.urandom(4096))
+    code = main(
+        [
+            "run",
+            str(silent_clip),
+            "--quiet",
+            "--set",
+            "enhance.mode=generator",
+            "--set",
+            f"enhance.model={corrupt}",
+        ]
+    )
+    assert "cannot load ONNX model corrupt.onnx" in one_line_error(capsys, code)
+
+
+def test_generator_sha256_mismatch(tmp_path, capsys, silent_clip, tiny_generator):
+    code = main(
+        [
+            "run",
+            str(silent_clip),
+            "--quiet",
+            "--set",
+            "enhance.mode=generator",
+            "--set",
+            f"enhance.model={tiny_generator}",
+            "--set",
+            "enhance.model_sha256=" + "0" * 64,
+        ]
+    )
+    assert "fails its sha256 check" in one_line_error(capsys, code)
+
+
+def test_bad_yaml(tmp_path, capsys, silent_clip):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("detect: [unclosed\n")
+    code = main(["run", str(silent_clip), "--config", str(cfg), "--quiet"])
+    assert "not valid YAML" in one_line_error(capsys, code)
+
+
+def test_unwritable_output(tmp_path, capsys, silent_clip):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code = main(["run", str(silent_clip), "-o", str(blocker / "sub" / "o.mp4"), "--quiet", *SETS])
+    assert "cannot create output folder" in one_line_error(capsys, code)
+
+
+def test_unknown_flag(capsys):
+    code = main(["run", "--frobnicate"])
+    assert "unrecognized arguments" in one_line_error(capsys, code)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_mid_run_leaves_playable_file(tmp_path, long_clip, signum):
+    out = tmp_path / "cut.mp4"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamproc.cli",
+            "run",
+            str(long_clip),
+            "-o",
+            str(out),
+            "--quiet",
+            *SETS,
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    manifest = Path(str(out) + ".manifest.json")
+    deadline = time.monotonic() + 60
+    # Wait until the first fragment is on disk, then interrupt.
+    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size == 0):
+        time.sleep(0.05)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    frames, pts, info = read_frames(out)
+    assert 0 < len(frames) < 240
+    assert pts == sorted(pts) and info["audio"] == 1
+    import json
+
+    doc = json.loads(manifest.read_text())
+    assert doc["status"] == "interrupted"
+    assert len(doc["frames"]) == len(frames)
