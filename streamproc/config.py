@@ -107,7 +107,9 @@ class EnhanceConfig:
     # Faces taller than this are left alone: they are already recognisable.
     max_face_px: int = 400
     classical_size_px: int = 128
-    denoise_h: float = 6.0
+    # bilateral | nlm | off; strength multiplies the noise level measured in each crop.
+    denoise: str = "bilateral"
+    denoise_strength: float = 1.0
     sharpen_amount: float = 0.8
     sharpen_sigma_px: float = 1.2
     clahe_clip: float = 2.0
@@ -122,6 +124,8 @@ class EnhanceConfig:
             raise ConfigError(f"enhance.providers must be a list from {PROVIDERS}, got {bad}")
         if self.missing_provider not in ("error", "warn"):
             raise ConfigError("enhance.missing_provider must be 'error' or 'warn'")
+        if self.denoise not in ("bilateral", "nlm", "off"):
+            raise ConfigError("enhance.denoise must be bilateral|nlm|off")
         if self.graph_optimization not in ("disable", "basic", "extended", "all"):
             raise ConfigError("enhance.graph_optimization must be disable|basic|extended|all")
         _positive(self, "max_batch", "max_batch_frames", "classical_size_px", "max_face_px")

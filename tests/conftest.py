@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from synth import write_clip  # noqa: E402
 
 # Small, fast settings for pipeline tests: detection at 320 px is enough for 60-90 px faces.
-FAST = ["detect.imgsz=320", "enhance.denoise_h=3"]
+FAST = ["detect.imgsz=320"]
 
 
 @pytest.fixture(scope="session")

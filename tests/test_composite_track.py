@@ -1,0 +1,98 @@
+"""Paste-back leaves everything outside the crop untouched; tracking keeps ids and damps jitter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from streamproc.composite import Compositor, feather_mask, match_colour
+from streamproc.config import CompositeConfig, TrackConfig
+from streamproc.enhance.crops import extract
+from streamproc.packet import Face, FramePacket
+from streamproc.track import FaceTracker
+
+
+@pytest.mark.parametrize("side", [12, 40, 129])
+def test_feather_mask_shape_and_range(side):
+    mask = feather_mask(side, 0.2)
+    assert mask.shape == (side, side, 1)
+    assert mask.min() >= 0 and mask.max() <= 1
+    assert mask[side // 2, side // 2, 0] == 1.0
+    assert mask[0, 0, 0] < 0.2
+
+
+def test_colour_match_removes_a_tint():
+    rng = np.random.default_rng(0)
+    original = rng.integers(60, 200, (32, 32, 3), dtype=np.uint8)
+    tinted = np.clip(original.astype(int) + (30, -20, 10), 0, 255).astype(np.uint8)
+    fixed = match_colour(tinted, original, feather_mask(32, 0.2))
+    assert (
+        np.abs(fixed.astype(int) - original).mean()
+        < np.abs(tinted.astype(int) - original).mean() / 3
+    )
+
+
+@pytest.mark.parametrize("marker", [True, False])
+@pytest.mark.parametrize("box", [(100, 80, 150, 130), (-10, -10, 30, 30), (290, 200, 340, 250)])
+def test_paste_touches_only_the_crop(marker, box):
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    before = image.copy()
+    face = Face(
+        box_xyxy=np.array(
+            [max(0, box[0]), max(0, box[1]), min(320, box[2]), min(240, box[3])], np.float32
+        ),
+        score=0.9,
+    )
+    face.crop_box = box
+    face.crop = extract(image, box)
+    face.enhanced = 255 - face.crop
+    packet = FramePacket(index=0, pts=0, time_base=1, image=image, capture_s=0.0, faces=[face])
+    Compositor(CompositeConfig(marker=marker)).process([packet])
+    outside = np.ones(image.shape[:2], bool)
+    outside[max(0, box[1]) : box[3], max(0, box[0]) : box[2]] = False
+    np.testing.assert_array_equal(image[outside], before[outside])
+    assert not np.array_equal(image[~outside], before[~outside])
+
+
+def _packet(index: int, boxes: list[tuple[float, float, float, float]]) -> FramePacket:
+    faces = [Face(box_xyxy=np.array(b, np.float32), score=0.9) for b in boxes]
+    return FramePacket(
+        index=index,
+        pts=index,
+        time_base=1,
+        image=np.zeros((240, 320, 3), np.uint8),
+        capture_s=0.0,
+        faces=faces,
+        detected=True,
+    )
+
+
+def test_track_ids_stable_and_boxes_smoothed():
+    rng = np.random.default_rng(0)
+    tracker = FaceTracker(TrackConfig(box_smoothing=0.6))
+    raw_widths, smooth_widths, ids = [], [], []
+    for i in range(40):
+        jitter = rng.normal(0, 2.0, 4)
+        a = np.array([20 + i, 50, 70 + i, 110]) + jitter
+        b = np.array([200 - i, 60, 240 - i, 110]) + rng.normal(0, 2.0, 4)
+        packet = tracker.process([_packet(i, [tuple(a), tuple(b)])])[0]
+        raw_widths.append(a[2] - a[0])
+        smooth_widths.append(packet.faces[0].width_px)
+        ids.append(tuple(f.track_id for f in packet.faces))
+    assert len(set(ids[2:])) == 1 and -1 not in ids[-1]
+    assert np.std(np.diff(smooth_widths[5:])) < 0.6 * np.std(np.diff(raw_widths[5:]))
+
+
+def test_boxes_carried_between_detections():
+    tracker = FaceTracker(TrackConfig(box_smoothing=0.0))
+    for i in range(6):
+        packet = _packet(i, [(10 + 4 * i, 50, 60 + 4 * i, 110)])
+        packet.detected = i % 2 == 0
+        if not packet.detected:
+            packet.faces = []
+        out = tracker.process([packet])[0]
+        assert len(out.faces) == 1
+        if not packet.detected and i > 2:
+            # Extrapolated with the track's velocity (4 px/frame).
+            assert abs(out.faces[0].box_xyxy[0] - (10 + 4 * i)) < 2.5

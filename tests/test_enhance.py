@@ -1,0 +1,188 @@
+"""Crops, the pre/post pair, batching, classical restoration and the ORT session factory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from synth import face_patches, scene_frame
+
+from streamproc.config import EnhanceConfig
+from streamproc.enhance.classical import ClassicalEnhancer, estimate_noise_sigma
+from streamproc.enhance.crops import (
+    extract,
+    from_model_output,
+    square_box,
+    to_model_input,
+    visible_region,
+)
+from streamproc.enhance.onnx import GeneratorRunner, create_session
+from streamproc.enhance.stage import EnhanceStage
+from streamproc.errors import ModelError
+from streamproc.packet import Face, FramePacket
+
+
+@pytest.mark.parametrize("side", [16, 37, 64, 128])
+def test_pre_post_are_inverses(side):
+    rng = np.random.default_rng(side)
+    crops = [rng.integers(0, 256, (side, side, 3), dtype=np.uint8) for _ in range(3)]
+    batch = to_model_input(crops, side, np.float32)
+    assert batch.shape == (3, 3, side, side)
+    assert batch.min() >= -1 and batch.max() <= 1
+    back = from_model_output(batch, [side] * 3)
+    for a, b in zip(crops, back, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_model_input_is_rgb():
+    crop = np.zeros((8, 8, 3), np.uint8)
+    crop[:, :, 2] = 255  # red in BGR
+    batch = to_model_input([crop], 8, np.float32)
+    assert batch[0, 0].min() == 1.0 and batch[0, 2].max() == -1.0
+
+
+@pytest.mark.parametrize(
+    ("box", "margin", "expected_side"),
+    [((10, 10, 30, 50), 0.0, 40), ((10, 10, 30, 50), 0.25, 60), ((0, 0, 5, 5), 0.5, 10)],
+)
+def test_square_box(box, margin, expected_side):
+    x1, y1, x2, y2 = square_box(np.array(box, np.float32), margin)
+    assert x2 - x1 == y2 - y1 == expected_side
+    assert abs((x1 + x2) / 2 - (box[0] + box[2]) / 2) <= 0.5
+
+
+def test_extract_pads_outside_frame_and_visible_region_matches():
+    image = np.arange(40 * 50 * 3, dtype=np.uint8).reshape(40, 50, 3)
+    box = (-5, -3, 15, 17)
+    crop = extract(image, box)
+    assert crop.shape == (20, 20, 3)
+    rows, cols, crop_rows, crop_cols = visible_region(box, 50, 40)
+    np.testing.assert_array_equal(crop[crop_rows, crop_cols], image[rows, cols])
+
+
+def _packets(n_frames: int, n_faces: int) -> list[FramePacket]:
+    packets = []
+    for i in range(n_frames):
+        image, boxes = scene_frame(i, 320, 240, n_faces, 60)
+        faces = [Face(box_xyxy=np.array(b, np.float32), score=0.9) for b in boxes]
+        packets.append(
+            FramePacket(index=i, pts=i, time_base=1, image=image, capture_s=0.0, faces=faces)
+        )
+    return packets
+
+
+def test_batching_gives_same_pixels_as_batch_1(tiny_generator):
+    results = {}
+    for max_batch in (1, 16):
+        cfg = EnhanceConfig(mode="generator", model=str(tiny_generator), max_batch=max_batch)
+        stage = EnhanceStage(cfg)
+        packets = stage.process(_packets(4, 2))  # 8 faces across 4 frames in one call
+        results[max_batch] = [f.enhanced for p in packets for f in p.faces]
+        stage.close()
+    assert len(results[1]) == 8
+    for a, b in zip(results[1], results[16], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_generator_reads_input_size_from_metadata(tiny_generator):
+    runner = GeneratorRunner(tiny_generator, EnhanceConfig(mode="generator"))
+    assert runner.input_size_px == 32
+    out = runner(np.zeros((5, 3, 32, 32), np.float32))
+    assert out.shape == (5, 3, 32, 32)
+
+
+def test_foreign_onnx_is_refused(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["input"], ["output"])],
+        "g",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 32, 32])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, 32, 32])],
+    )
+    path = tmp_path / "foreign.onnx"
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    with pytest.raises(ModelError, match="not a streamproc generator"):
+        GeneratorRunner(path, EnhanceConfig(mode="generator"))
+
+
+def test_absent_provider_is_an_error_not_a_fallback(tiny_generator):
+    import onnxruntime as ort
+
+    cfg = EnhanceConfig(mode="generator", providers=("tensorrt", "cpu"))
+    if "TensorrtExecutionProvider" in ort.get_available_providers():
+        # onnxruntime-gpu lists TensorRT even without a GPU; the session must not get it.
+        try:
+            session = create_session(tiny_generator, cfg)
+        except ModelError as err:
+            assert "TensorrtExecutionProvider" in str(err)
+        else:
+            assert "TensorrtExecutionProvider" in session.get_providers()
+    else:
+        with pytest.raises(ModelError, match="not available"):
+            create_session(tiny_generator, cfg)
+
+
+def test_absent_provider_can_warn_instead(tiny_generator, caplog):
+    cfg = EnhanceConfig(mode="generator", providers=("cuda", "cpu"), missing_provider="warn")
+    session = create_session(tiny_generator, cfg)
+    assert "CPUExecutionProvider" in session.get_providers()
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b) ** 2))
+    return 10 * np.log10(255**2 / mse)
+
+
+@pytest.mark.parametrize("sigma", [4.0, 8.0, 15.0, 25.0])
+@pytest.mark.parametrize("method", ["bilateral", "nlm"])
+def test_classical_denoise_raises_psnr(sigma, method):
+    clean = face_patches(96)[0]
+    rng = np.random.default_rng(0)
+    noisy = np.clip(clean + rng.normal(0, sigma, clean.shape), 0, 255).astype(np.uint8)
+    denoised = ClassicalEnhancer(EnhanceConfig(denoise=method)).denoise(noisy)
+    gain_db = _psnr(denoised, clean) - _psnr(noisy, clean)
+    if method == "bilateral":
+        assert gain_db > 1.0
+    elif sigma >= 15:  # NLM over-smooths small faces at low noise; it pays off when noisy
+        assert gain_db > 0.0
+
+
+def test_noise_estimate_tracks_real_noise():
+    clean = face_patches(96)[0]
+    rng = np.random.default_rng(0)
+    estimates = [
+        estimate_noise_sigma(
+            np.clip(clean + rng.normal(0, s, clean.shape), 0, 255).astype(np.uint8)
+        )
+        for s in (0, 8, 16, 32)
+    ]
+    assert estimates == sorted(estimates)
+    assert estimates[0] < 5 and 12 < estimates[3] < 40
+
+
+def test_classical_lifts_low_light_and_keeps_shape():
+    clean = face_patches(96)[0]
+    dark = (clean * 0.3).astype(np.uint8)
+    enhancer = ClassicalEnhancer(EnhanceConfig())
+    out = enhancer(dark)
+    assert out.shape == dark.shape
+    assert out.mean() > dark.mean() + 20
+
+
+def test_sharpen_restores_edges_of_blurred_face():
+    import cv2
+
+    clean = face_patches(96)[0]
+    blurred = cv2.GaussianBlur(clean, (0, 0), 1.2)
+    sharp = ClassicalEnhancer(EnhanceConfig()).sharpen(blurred)
+    assert _psnr(sharp, clean) > _psnr(blurred, clean)
+
+
+def test_large_faces_are_left_alone():
+    packets = _packets(1, 1)
+    stage = EnhanceStage(EnhanceConfig(mode="classical", max_face_px=30))
+    stage.process(packets)
+    assert packets[0].faces[0].enhanced is None
