@@ -1,0 +1,180 @@
+"""Threads, queues, drop policy, error propagation and the MJPEG preview."""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.request
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from conftest import FAST
+
+from streamproc.config import load_config
+from streamproc.packet import FramePacket
+from streamproc.pipeline import Gather, Pipeline, Worker
+from streamproc.runner import Job
+from streamproc.sinks.null import NullSink
+from streamproc.sources import SourceInfo
+
+
+class FakeSource:
+    """Frames at ``fps`` (0 = as fast as possible)."""
+
+    def __init__(self, n_frames: int, live: bool, fps: float = 0.0) -> None:
+        self.live = live
+        self.n_frames, self.fps = n_frames, fps
+        self.info = SourceInfo("fake", 64, 48, Fraction(25), Fraction(1, 25), n_frames, False, None)
+        self.closed = False
+
+    def frames(self, stop):
+        for i in range(self.n_frames):
+            if stop.is_set():
+                return
+            if self.fps:
+                time.sleep(1 / self.fps)
+            yield FramePacket(
+                index=i,
+                pts=i,
+                time_base=Fraction(1, 25),
+                image=np.full((48, 64, 3), i % 256, np.uint8),
+                capture_s=time.monotonic(),
+            )
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class SlowStage:
+    name = "slow"
+
+    def __init__(self, delay_s: float, fail_at: int = -1) -> None:
+        self.delay_s, self.fail_at, self.seen = delay_s, fail_at, []
+        self.batches = []
+
+    def process(self, packets):
+        self.batches.append(len(packets))
+        for p in packets:
+            if p.index == self.fail_at:
+                raise RuntimeError(f"boom at {p.index}")
+            self.seen.append(p.index)
+        time.sleep(self.delay_s)
+        return packets
+
+    def close(self) -> None:
+        pass
+
+
+class Recorder(NullSink):
+    def __init__(self) -> None:
+        super().__init__()
+        self.indices = []
+
+    def write(self, packet):
+        super().write(packet)
+        self.indices.append(packet.index)
+
+
+def no_pipeline_threads() -> bool:
+    return not [t for t in threading.enumerate() if t.name.startswith("streamproc-")]
+
+
+def test_file_source_is_lossless_under_backpressure():
+    stage, sink = SlowStage(0.002), Recorder()
+    pipe = Pipeline(FakeSource(200, live=False), [Worker("w", [stage])], [sink], 4, 2)
+    pipe.start()
+    pipe.finish()
+    assert sink.indices == list(range(200))
+    assert pipe.stats.dropped == 0
+    assert no_pipeline_threads()
+
+
+def test_live_source_drops_oldest_when_behind():
+    stage, sink = SlowStage(0.05), Recorder()
+    pipe = Pipeline(FakeSource(150, live=True, fps=200), [Worker("w", [stage])], [sink], 2, 2)
+    pipe.start()
+    depths = []
+    while pipe.alive():
+        depths.append(pipe.queues[0].qsize())
+        time.sleep(0.01)
+    pipe.finish()
+    assert pipe.stats.dropped > 50
+    assert pipe.stats.frames_out + pipe.stats.dropped == 150
+    assert max(depths) <= 2  # memory bounded
+    assert sink.indices == sorted(sink.indices)  # still in order, just fewer
+    assert sink.indices[-1] == 149  # the newest frame made it
+
+
+def test_gather_batches_frames_up_to_limit():
+    stage, sink = SlowStage(0.0), Recorder()
+    worker = Worker("w", [stage], Gather(max_frames=4, max_wait_ms=50))
+    pipe = Pipeline(FakeSource(40, live=False), [worker], [sink], 16, 2)
+    pipe.start()
+    pipe.finish()
+    assert max(stage.batches) == 4 and sum(stage.batches) == 40
+    assert sink.indices == list(range(40))
+
+
+def test_first_error_stops_every_thread_and_is_reraised():
+    source = FakeSource(10_000, live=False)
+    stage = SlowStage(0.0, fail_at=25)
+    pipe = Pipeline(source, [Worker("w", [stage])], [Recorder()], 4, 2)
+    pipe.start()
+    with pytest.raises(RuntimeError, match="boom at 25"):
+        pipe.finish()
+    assert source.closed
+    assert no_pipeline_threads()
+    assert pipe.stats.frames_in < 10_000
+
+
+def test_stage_error_still_leaves_a_playable_file(long_clip, tmp_path, monkeypatch):
+    from synth import read_frames
+
+    from streamproc.composite import Compositor
+
+    original = Compositor.process
+
+    def failing(self, packets):
+        if any(p.index >= 30 for p in packets):
+            raise RuntimeError("composite failed")
+        return original(self, packets)
+
+    monkeypatch.setattr(Compositor, "process", failing)
+    out = tmp_path / "partial.mp4"
+    job = Job(str(long_clip), load_config(None, FAST), out)
+    job.start()
+    with pytest.raises(RuntimeError, match="composite failed"):
+        job.finish("finished")
+    frames, pts, _ = read_frames(out)
+    assert 20 <= len(frames) <= 30
+    import json
+
+    assert json.loads((tmp_path / "partial.mp4.manifest.json").read_text())["status"] == "failed"
+    assert no_pipeline_threads()
+
+
+def test_mjpeg_preview_serves_frames_on_loopback(long_clip, tmp_path):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = load_config(None, [*FAST, f"output.mjpeg_port={port}"])
+    job = Job(str(long_clip), config, tmp_path / "o.mp4")
+    assert job.mjpeg_url == f"http://127.0.0.1:{port}/stream.mjpg"
+    job.start()
+    try:
+        with urllib.request.urlopen(job.mjpeg_url, timeout=20) as response:
+            assert response.headers["Content-Type"].startswith("multipart/x-mixed-replace")
+            data = b""
+            while data.count(b"\xff\xd9") < 2:
+                data += response.read(4096)
+    finally:
+        job.pipeline.request_stop()
+        job.finish("interrupted")
+    start = data.index(b"\xff\xd8")
+    import cv2
+
+    image = cv2.imdecode(np.frombuffer(data[start : data.index(b"\xff\xd9") + 2], np.uint8), 1)
+    assert image.shape == (240, 320, 3)
