@@ -52,7 +52,7 @@ class DetectConfig:
     conf: float = 0.35
     iou: float = 0.5
     min_face_px: int = 10
-    every_n_frames: int = 1
+    every_n_frames: int = 2
     max_faces: int = 64
     device: str = "cpu"
 
