@@ -25,7 +25,7 @@ class Dashboard:
         stats = self.pipeline.stats
         self.progress.update(self._task, completed=stats.frames_out)
         table = Table(title=f"streamproc - {self.title} [{stats.status}]", expand=False)
-        for column in ("stage", "frames", "ms/frame", "capacity fps", "queue"):
+        for column in ("stage", "frames", "ms/frame", "capacity fps", "waiting"):
             table.add_column(column, justify="right" if column != "stage" else "left")
         depths = self.pipeline.queue_depths()
         for stage in stats.stages.values():
@@ -45,7 +45,6 @@ class Dashboard:
             f"dropped {stats.dropped}",
             f"latency p50 {stats.latency_percentile_ms(50):.0f} ms "
             f"p95 {stats.latency_percentile_ms(95):.0f} ms",
-            f"source queue {depths.get('source', 0)}",
         )
         parts = [table, footer]
         if not self.pipeline.source.live:

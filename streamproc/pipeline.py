@@ -228,7 +228,8 @@ class Pipeline:
             thread.start()
 
     def queue_depths(self) -> dict[str, int]:
-        names = ["source"] + [w.name for w in self.workers]
+        """Frames waiting in front of each worker and of the writer."""
+        names = [w.name for w in self.workers] + ["write"]
         return {name: q.qsize() for name, q in zip(names, self.queues, strict=True)}
 
     def alive(self) -> bool:

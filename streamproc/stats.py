@@ -45,7 +45,6 @@ class PipelineStats:
     faces_enhanced: int = 0
     stages: dict[str, StageStats] = field(default_factory=dict)
     latency_ms: deque = field(default_factory=lambda: deque(maxlen=2000))
-    queue_depths: dict[str, int] = field(default_factory=dict)
     status: str = "starting"
     finished_s: float | None = None
 

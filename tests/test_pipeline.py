@@ -178,3 +178,19 @@ def test_mjpeg_preview_serves_frames_on_loopback(long_clip, tmp_path):
 
     image = cv2.imdecode(np.frombuffer(data[start : data.index(b"\xff\xd9") + 2], np.uint8), 1)
     assert image.shape == (240, 320, 3)
+
+
+def test_dashboard_renders_stage_rows():
+    from rich.console import Console
+
+    from streamproc.dashboard import Dashboard
+
+    stage, sink = SlowStage(0.0), Recorder()
+    pipe = Pipeline(FakeSource(30, live=False), [Worker("w", [stage])], [sink], 4, 2)
+    pipe.start()
+    pipe.finish()
+    console = Console(record=True, width=120)
+    console.print(Dashboard(pipe, "fake", 30).render())
+    text = console.export_text()
+    assert "slow" in text and "write" in text and "30/30 frames" in text
+    assert "dropped 0" in text
