@@ -185,7 +185,9 @@ class NLayerDiscriminator(nn.Module):
         for n in range(1, config.layers + 1):
             prev, mult = mult, min(2**n, 8)
             stride = 2 if n < config.layers else 1
-            seq.append(nn.Conv2d(ndf * prev, ndf * mult, 4, stride=stride, padding=1, bias=use_bias))
+            seq.append(
+                nn.Conv2d(ndf * prev, ndf * mult, 4, stride=stride, padding=1, bias=use_bias)
+            )
             if norm_layer is not None:
                 seq.append(norm_layer(ndf * mult))
             seq.append(nn.LeakyReLU(0.2, True))
