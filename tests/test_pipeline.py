@@ -194,3 +194,40 @@ def test_dashboard_renders_stage_rows():
     text = console.export_text()
     assert "slow" in text and "write" in text and "30/30 frames" in text
     assert "dropped 0" in text
+
+
+def test_http_mjpeg_stream_as_input(long_clip, tmp_path):
+    """An HTTP camera (MJPEG): our own preview stream read back as a live source."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    camera = Job(
+        str(long_clip),
+        load_config(None, [*FAST, f"output.mjpeg_port={port}"]),
+        tmp_path / "camera.mp4",
+    )
+    camera.start()
+    try:
+        viewer = Job(
+            camera.mjpeg_url,
+            load_config(None, [*FAST, "source.reconnect=false"]),
+            tmp_path / "viewer.mp4",
+        )
+        assert viewer.source.live
+        viewer.start()
+        deadline = time.monotonic() + 30
+        while viewer.pipeline.stats.frames_out < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        viewer.pipeline.request_stop()
+        summary = viewer.finish("interrupted")
+    finally:
+        camera.pipeline.request_stop()
+        camera.finish("interrupted")
+    assert summary["frames_out"] >= 5
+    from synth import read_frames
+
+    frames, pts, _ = read_frames(tmp_path / "viewer.mp4")
+    assert len(frames) == summary["frames_out"] and frames[0].shape == (240, 320, 3)
+    assert pts == sorted(pts)
