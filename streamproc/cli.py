@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a config value, e.g. enhance.mode=both",
     )
     run.add_argument("--quiet", action="store_true", help="no dashboard, errors only")
+    check = sub.add_parser("verify", help="re-run a recorded job on the CPU and compare")
+    check.add_argument("manifest", type=Path, help="<output>.manifest.json")
+    check.add_argument("--input", type=Path, help="the input, if it moved since the run")
     return parser
 
 
@@ -100,6 +103,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if stop_requests else EXIT_OK
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from streamproc.verify import verify
+
+    result = verify(args.manifest, args.input)
+    print(f"streamproc: {result.message}")
+    return EXIT_OK if result.identical else EXIT_INTERNAL
+
+
 def _watch(job, quiet: bool) -> None:
     """Keep the main thread free for signals while the pipeline runs; draw the dashboard."""
     if quiet or not sys.stderr.isatty():
@@ -129,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         _setup_logging(getattr(args, "quiet", False))
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "verify":
+            return cmd_verify(args)
         build_parser().print_help(sys.stderr)
         return EXIT_USAGE
     except StreamprocError as err:

@@ -90,6 +90,7 @@ class Job:
             if generator is None
             else {
                 "file": generator.model_path.name,
+                "path": str(generator.model_path.resolve()),
                 "sha256": generator.model_sha256,
                 "providers": generator.providers,
                 "provenance": generator.meta.provenance,
@@ -178,6 +179,8 @@ class Job:
             "error": str(error) if error is not None else None,
             "input": {
                 "name": self.source.info.name,
+                # Local paths only (needed by `streamproc verify`); URLs are never stored.
+                "path": None if self.source.live else str(self.source.info.path.resolve()),
                 "sha256": _hash_input(self.source),
                 "live": self.source.live,
                 "skipped_packets": self.source.info.skipped_packets,

@@ -1,0 +1,71 @@
+"""`streamproc verify`: a recorded job re-runs on the CPU to the same bytes, or says where not."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from conftest import FAST
+
+from streamproc.cli import main
+
+SETS = [a for s in FAST for a in ("--set", s)]
+
+
+@pytest.fixture()
+def recorded(silent_clip, tmp_path):
+    out = tmp_path / "rec.mp4"
+    assert main(["run", str(silent_clip), "-o", str(out), "--quiet", *SETS]) == 0
+    return out, tmp_path / "rec.mp4.manifest.json"
+
+
+def test_verify_reproduces_output(recorded, capsys):
+    _, manifest = recorded
+    assert main(["verify", str(manifest)]) == 0
+    assert "verified: re-run reproduces rec.mp4 exactly (12 frames" in capsys.readouterr().out
+
+
+def test_verify_reports_first_differing_frame(recorded, silent_clip, tmp_path, capsys):
+    out, manifest = recorded
+    other = tmp_path / "other.mp4"
+    assert (
+        main(
+            [
+                "run",
+                str(silent_clip),
+                "-o",
+                str(other),
+                "--quiet",
+                *SETS,
+                "--set",
+                "composite.marker=false",
+            ]
+        )
+        == 0
+    )
+    shutil.copy(other, out)  # the file no longer is what the manifest describes
+    doc = json.loads(manifest.read_text())
+    assert (
+        doc["outputs"][0]["sha256"]
+        != json.loads((tmp_path / "other.mp4.manifest.json").read_text())["outputs"][0]["sha256"]
+    )
+    assert main(["verify", str(manifest)]) == 1
+    text = capsys.readouterr().out
+    assert "differs from the re-run at frame 0" in text
+
+
+def test_verify_refuses_changed_input(recorded, silent_clip, tmp_path, capsys):
+    _, manifest = recorded
+    changed = tmp_path / "changed.mp4"
+    changed.write_bytes(silent_clip.read_bytes() + b"\0")
+    assert main(["verify", str(manifest), "--input", str(changed)]) == 2
+    assert "has changed since the run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"a": 1}', "[]"])
+def test_verify_refuses_non_manifests(tmp_path, capsys, content):
+    path = tmp_path / "x.manifest.json"
+    path.write_text(content)
+    assert main(["verify", str(path)]) == 2
+    assert "not a streamproc manifest" in capsys.readouterr().err
