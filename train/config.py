@@ -1,0 +1,232 @@
+"""Typed, frozen training configuration, loaded from YAML with ``--set key.sub=value``.
+
+Unknown keys are refused (a typo must not silently train with a default), values are
+coerced to the declared field types, and the resolved config is written next to the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from streamproc.errors import ConfigError
+from train.degrade import AugmentConfig, DegradeConfig
+from train.models import LITE_GENERATOR, DiscriminatorConfig, GeneratorConfig
+
+BACKBONES = ("vgg16", "efficientnet_lite0", "none")
+GAN_MODES = ("vanilla", "lsgan")
+DATA_KINDS = ("clean_faces", "paired", "scface")
+DEVICES = ("auto", "cpu", "cuda")
+AMP_MODES = ("none", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class PerceptualConfig:
+    """Frozen ImageNet backbone; VGG16 weights come from a user's file (no download here)."""
+
+    backbone: str = "none"
+    weights: str | None = None  # vgg16: path to torchvision's vgg16-397923af.pth
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.backbone not in BACKBONES:
+            raise ConfigError(f"loss.perceptual.backbone must be one of {BACKBONES}")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    l1_weight: float = 100.0
+    gan_weight: float = 1.0  # 0 trains the generator alone (no discriminator)
+    gan_mode: str = "vanilla"
+    perceptual: PerceptualConfig = field(default_factory=PerceptualConfig)
+
+    def __post_init__(self) -> None:
+        if self.gan_mode not in GAN_MODES:
+            raise ConfigError(f"loss.gan_mode must be one of {GAN_MODES}")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    lr_step_epochs: int = 50  # StepLR step size
+    lr_gamma: float = 0.5
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """``kind``: clean_faces (crops + on-the-fly degradation) | paired | scface."""
+
+    kind: str = "clean_faces"
+    train_path: str = ""
+    val_path: str | None = None  # None: hold out val_fraction of train_path (by file/subject)
+    val_fraction: float = 0.1
+    val_severity: str = "moderate"  # clean_faces validation uses this fixed preset
+    repeat: int = 1  # clean_faces: each crop appears this often per epoch, degraded anew
+    batch_size: int = 16
+    num_workers: int = 0
+    preload: bool = True  # decode + resize every image once, keep uint8 in RAM
+    augment: bool = True
+    scface_distances: tuple[int, ...] = (1, 2, 3)
+
+    def __post_init__(self) -> None:
+        if self.kind not in DATA_KINDS:
+            raise ConfigError(f"data.kind must be one of {DATA_KINDS}, got {self.kind!r}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ConfigError("data.val_fraction must be in [0, 1)")
+        if self.batch_size < 1 or self.repeat < 1 or self.num_workers < 0:
+            raise ConfigError("data.batch_size and data.repeat must be >= 1, num_workers >= 0")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    name: str = "lite"
+    run_dir: str = "runs/lite"
+    seed: int = 0
+    epochs: int = 20
+    device: str = "auto"
+    amp: str = "none"  # CUDA only: bf16 | fp16 autocast
+    max_minutes: float | None = None  # wall-clock budget; stops after the current step
+    checkpoint_every: int = 1  # epochs
+    init_from: str | None = None  # checkpoint whose generator weights start fine-tuning
+    freeze_levels: int = 0  # outer U-Net levels kept fixed (with init_from)
+    sample_count: int = 8
+    generator: GeneratorConfig = LITE_GENERATOR
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    degrade: DegradeConfig = field(default_factory=DegradeConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ConfigError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.amp not in AMP_MODES:
+            raise ConfigError(f"amp must be one of {AMP_MODES}, got {self.amp!r}")
+        if self.epochs < 1 or self.checkpoint_every < 1 or self.freeze_levels < 0:
+            raise ConfigError("epochs and checkpoint_every must be >= 1, freeze_levels >= 0")
+        if self.discriminator.in_channels != self.generator.in_channels * 2:
+            raise ConfigError("discriminator.in_channels must be 2 x generator.in_channels")
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+
+def _plain(value: Any) -> Any:
+    """Tuples become lists so YAML/JSON dumps and weights_only loads stay plain."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key {key!r} must be a mapping")
+        return build(tp, value, prefix=key + ".")
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        is_null = value is None or (isinstance(value, str) and value.lower() in ("null", "none"))
+        if is_null and type(None) in args:
+            return None
+        return _coerce(value, next(a for a in args if a is not type(None)), key)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"config key {key!r} must be a list, got {value!r}")
+        item_types = [args[0]] * len(value) if args[-1] is Ellipsis else list(args)
+        if len(item_types) != len(value):
+            raise ConfigError(f"config key {key!r} needs {len(item_types)} values, got {value!r}")
+        return tuple(_coerce(v, t, key) for v, t in zip(value, item_types, strict=True))
+    try:
+        if tp is bool:
+            if isinstance(value, bool):
+                return value
+            raise ValueError
+        if tp is int:
+            if isinstance(value, bool) or float(value) != int(float(value)):
+                raise ValueError
+            return int(float(value))
+        if tp is float:
+            return float(value)
+        if tp is str:
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+    except (TypeError, ValueError):
+        raise ConfigError(f"config key {key!r}: {value!r} is not a {tp.__name__}") from None
+    return value
+
+
+def build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
+    """Build a (nested) frozen dataclass from plain data, refusing unknown keys."""
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown config key '{prefix}{unknown[0]}'; known keys under "
+            f"{prefix.rstrip('.') or 'top level'}: {', '.join(sorted(known))}"
+        )
+    kwargs = {k: _coerce(v, hints[k], prefix + k) for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"invalid {prefix.rstrip('.') or 'config'}: {err}") from None
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """``key.sub=value`` strings; values are parsed as YAML (``[16, 40]``, ``null``, ``2e-4``)."""
+    data = _plain(data)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects key.sub=value, got {item!r}")
+        try:
+            value = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError:
+            value = raw
+        node = data
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {key}: {part!r} is not a section")
+        node[parts[-1]] = value
+    return data
+
+
+def load_config(
+    path: Path | None, overrides: list[str] | None = None, base: dict | None = None
+) -> TrainConfig:
+    """YAML file (or ``base``, e.g. a checkpoint's train_config) + overrides -> TrainConfig."""
+    data: dict[str, Any] = dict(base or {})
+    if path is not None:
+        path = Path(path)
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except (OSError, yaml.YAMLError) as err:
+            raise ConfigError(f"cannot read config {path}: {err}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config {path} must be a YAML mapping")
+        data = loaded
+    return build(TrainConfig, apply_overrides(data, overrides or []))
+
+
+def dump_config(cfg: TrainConfig, path: Path) -> None:
+    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
