@@ -213,7 +213,7 @@ def split_holdout(
 
 
 def harvest_summary(folder: Path) -> dict[str, Any] | None:
-    """Sources and licences from a harvest's provenance.json, for the checkpoint."""
+    """Sources and licences from a harvest's (or patch set's) provenance.json."""
     prov = folder / "provenance.json"
     if not prov.is_file():
         return None
@@ -222,7 +222,7 @@ def harvest_summary(folder: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return {"error": f"unreadable {prov}"}
     counts: dict[str, int] = {}
-    for crop in data.get("crops", []):
+    for crop in data.get("crops", []) + data.get("patches", []):
         counts[crop.get("source", "?")] = counts.get(crop.get("source", "?"), 0) + 1
     sources = [
         {

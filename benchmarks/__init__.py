@@ -1,0 +1,1 @@
+"""Throughput and quality tools for streamproc (``streamproc-bench``)."""
