@@ -279,11 +279,14 @@ class Bench:
         return {"clip": name, "mode": mode, "output": output, "sweep_faces": sweep_faces, **row}
 
     def live(self, name: str, clip: Path, model: Path) -> None:
-        from benchmarks.paced import PacedJob
+        from benchmarks.paced import PacedSource
+        from streamproc.sources import open_source
 
         mode = "generator" if "generator" in self.modes else self.modes[0]
         self.log(f"live (paced at the clip's fps): {name} {mode} -> file")
-        job = PacedJob(str(clip), self.config(mode, model), self.work / "live.mp4")
+        config = self.config(mode, model)
+        source = PacedSource(open_source(str(clip), config.source))
+        job = Job(str(clip), config, self.work / "live.mp4", source=source)
         row = measure.run_job(job)
         self.results["live"] = {"clip": name, "mode": mode, "source_fps": job.source.fps, **row}
 

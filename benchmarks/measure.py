@@ -240,36 +240,12 @@ def torch_generator(model, size_px: int, device: str, timing: Timing) -> dict:
 # --- end to end ---------------------------------------------------------------------------
 
 
-class DepthMonitor:
-    """Polls the pipeline's queue depths and keeps the maximum of each."""
-
-    def __init__(self, job: Job, interval_s: float = 0.005) -> None:
-        self._job, self._interval_s = job, interval_s
-        self.max_depths: dict[str, int] = {}
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._poll, name="bench-depths", daemon=True)
-
-    def _poll(self) -> None:
-        while not self._done.wait(self._interval_s):
-            for name, depth in self._job.pipeline.queue_depths().items():
-                self.max_depths[name] = max(depth, self.max_depths.get(name, 0))
-
-    def __enter__(self) -> DepthMonitor:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join()
-
-
 def run_job(job: Job) -> dict[str, Any]:
     """Run a built job to the end; fps counts from start() to the last frame written."""
-    with DepthMonitor(job) as monitor:
-        t0 = time.perf_counter()
-        job.start()
-        job.pipeline.join()
-        elapsed = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    job.start()
+    job.pipeline.join()
+    elapsed = time.perf_counter() - t0
     summary = job.finish("finished")
     frames = summary["frames_out"]
     return {
@@ -282,7 +258,7 @@ def run_job(job: Job) -> dict[str, Any]:
         "latency_ms_p50": summary["latency_ms_p50"],
         "latency_ms_p95": summary["latency_ms_p95"],
         "stage_ms_per_frame": {k: v["ms_per_frame"] for k, v in summary["stages"].items()},
-        "max_queue_depths": monitor.max_depths,
+        "max_queue_depths": summary["max_frames_waiting"],
         "peak_rss_mb": peak_rss_mb(),
     }
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from streamproc.packet import FramePacket
-from streamproc.runner import Job
-from streamproc.sources import Source, open_source
+from streamproc.sources import Source
 
 
 class PacedSource:
@@ -37,20 +35,3 @@ class PacedSource:
 
     def close(self) -> None:
         self._inner.close()
-
-
-@dataclass
-class PacedJob(Job):
-    """:class:`~streamproc.runner.Job` whose input is replayed at real-time pace.
-
-    Job opens its own source, so this overrides ``__post_init__`` to wrap it before the
-    pipeline is built (see the benchmarks README for the hook that would avoid this).
-    """
-
-    def __post_init__(self) -> None:
-        self.source = PacedSource(open_source(self.spec, self.config.source))
-        try:
-            self._build()
-        except BaseException:
-            self.source.close()
-            raise

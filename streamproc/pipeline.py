@@ -174,6 +174,7 @@ class Pipeline:
         try:
             ended = False
             while not ended and not self.abort.is_set():
+                self.stats.note_waiting(worker.name, q_in.qsize())
                 packets, ended = self._gather(q_in, worker.gather)
                 for stage, stage_stats in zip(worker.stages, stats, strict=True):
                     if not packets:
@@ -197,6 +198,7 @@ class Pipeline:
         stats = self.stats.stage("write")
         try:
             while True:
+                self.stats.note_waiting("write", q_in.qsize())
                 item = self._get(q_in, None)
                 if item is None or item is EOS:
                     return
@@ -216,6 +218,7 @@ class Pipeline:
     # -- run -----------------------------------------------------------------------------
     def start(self) -> None:
         self.stats.status = "running"
+        self.stats.started_s = time.monotonic()
         targets = [("read", self._read, ())]
         for i, worker in enumerate(self.workers):
             targets.append((worker.name, self._work, (worker, self.queues[i], self.queues[i + 1])))

@@ -57,11 +57,13 @@ class Job:
     spec: str
     config: Config
     output: Path | None = None
-    source: Source = field(init=False)
+    # An already-open source (e.g. a wrapped one); by default ``spec`` is opened.
+    source: Source | None = None
     pipeline: Pipeline = field(init=False)
 
     def __post_init__(self) -> None:
-        self.source = open_source(self.spec, self.config.source)
+        if self.source is None:
+            self.source = open_source(self.spec, self.config.source)
         try:
             self._build()
         except BaseException:

@@ -45,8 +45,14 @@ class PipelineStats:
     faces_enhanced: int = 0
     stages: dict[str, StageStats] = field(default_factory=dict)
     latency_ms: deque = field(default_factory=lambda: deque(maxlen=2000))
+    max_waiting: dict[str, int] = field(default_factory=dict)
     status: str = "starting"
     finished_s: float | None = None
+
+    def note_waiting(self, name: str, frames: int) -> None:
+        """Track the most frames ever queued in front of ``name`` (memory, latency)."""
+        if frames > self.max_waiting.get(name, 0):
+            self.max_waiting[name] = frames
 
     def stage(self, name: str) -> StageStats:
         return self.stages.setdefault(name, StageStats(name))
@@ -75,6 +81,7 @@ class PipelineStats:
             "fps": round(self.fps, 2),
             "latency_ms_p50": round(self.latency_percentile_ms(50), 1),
             "latency_ms_p95": round(self.latency_percentile_ms(95), 1),
+            "max_frames_waiting": dict(self.max_waiting),
             "stages": {
                 s.name: {"frames": s.frames, "ms_per_frame": round(s.ms_per_frame, 2)}
                 for s in self.stages.values()
