@@ -108,7 +108,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     result = verify(args.manifest, args.input)
     print(f"streamproc: {result.message}")
-    return EXIT_OK if result.identical else EXIT_INTERNAL
+    return EXIT_OK if result.verified else EXIT_INTERNAL
 
 
 def _watch(job, quiet: bool) -> None:
@@ -145,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().print_help(sys.stderr)
         return EXIT_USAGE
     except StreamprocError as err:
-        print(f"streamproc: error: {mask_url(str(err))}", file=sys.stderr)
+        # One line, always: messages from libraries may span several.
+        print(f"streamproc: error: {mask_url(' '.join(str(err).split()))}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("streamproc: interrupted", file=sys.stderr)

@@ -152,6 +152,7 @@ class OutputConfig:
     crf: int = 20
     preset: str = "veryfast"
     keyframe_s: float = 2.0
+    encoder_threads: int = 0  # 0 = the encoder decides
     # Fragmented MP4 stays playable even if the process is killed mid-write.
     fragmented_mp4: bool = True
     copy_audio: bool = True
@@ -207,7 +208,10 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
         return value
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if hint is str and isinstance(value, int | float) and not isinstance(value, bool):
+    if hint is str and isinstance(value, bool):
+        # YAML 1.1 reads off/on as booleans; in a text field they mean the words.
+        return "on" if value else "off"
+    if hint is str and isinstance(value, int | float):
         return str(value)
     if hint in (int, float, str, bool) and not isinstance(value, hint):
         raise ConfigError(f"{key} must be {hint.__name__}, got {value!r}")

@@ -55,8 +55,10 @@ class FaceDetector:
             self._model = YOLO(str(self.model_path), task="detect")
             # Warm up: the first call builds the ORT session; also proves the file is usable.
             self._predict([np.zeros((64, 64, 3), np.uint8)])
-        except (RuntimeError, ValueError, OSError, AttributeError, KeyError) as err:
-            raise ModelError(f"cannot load face detector {self.model_path.name}: {err}") from None
+        except (RuntimeError, ValueError, TypeError, OSError, AttributeError, KeyError) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            first = first.replace("ERROR ❌️", "").strip()
+            raise ModelError(f"cannot load face detector {self.model_path.name}: {first}") from None
         self._frames_seen = 0
 
     def _predict(self, images: list[np.ndarray]) -> list:

@@ -7,6 +7,7 @@ providers, the AI-enhanced marker setting, and every frame's face boxes and trac
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from streamproc import __version__
 from streamproc.enhance.model_meta import sha256_file
@@ -48,10 +51,14 @@ class ManifestRecorder:
     frames: list[dict[str, Any]] = field(default_factory=list)
 
     def record(self, packet: FramePacket) -> None:
+        pixels = np.ascontiguousarray(packet.image)
         self.frames.append(
             {
                 "index": packet.index,
                 "pts": packet.pts,
+                # The frame as handed to the encoder: encoder-independent, so `verify` can
+                # compare a re-run frame by frame even where encoders differ.
+                "frame_sha256": hashlib.sha256(pixels.data).hexdigest()[:32],
                 "faces": [
                     {
                         "box": [round(float(v), 1) for v in face.box_xyxy],

@@ -245,6 +245,11 @@ class Pipeline:
             thread.join(remaining)
         return not self.alive()
 
+    def finish_without_start(self) -> None:
+        """Release stages, sinks and source of a pipeline that never started."""
+        self.abort.set()
+        self.finish()
+
     def finish(self) -> None:
         """Join the threads, close stages, sinks and source; re-raise the first error."""
         try:

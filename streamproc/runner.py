@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from streamproc.config import Config, config_to_dict, dump_config
 from streamproc.detect import FaceDetector
 from streamproc.enhance.model_meta import sha256_file
 from streamproc.enhance.stage import EnhanceStage
+from streamproc.errors import OutputError
 from streamproc.manifest import ManifestRecorder, manifest_path
 from streamproc.pipeline import Gather, Pipeline, Worker
 from streamproc.sinks import Sink
@@ -75,6 +77,13 @@ class Job:
         self.null_output = self.output is not None and str(self.output) in NULL_OUTPUTS
         if self.output is None:
             self.output = default_output(self.spec, self.source)
+        in_path = self.source.info.path
+        if (
+            not self.null_output
+            and in_path is not None
+            and (self.output.resolve() == in_path.resolve())
+        ):
+            raise OutputError(f"output {self.output} would overwrite the input")
         stages_closers: list = []
         try:
             detector = FaceDetector(cfg.detect)
@@ -155,8 +164,12 @@ class Job:
     def start(self) -> None:
         if not self.null_output:
             config_file = self.output.with_name(self.output.name + ".config.yaml")
-            config_file.parent.mkdir(parents=True, exist_ok=True)
-            config_file.write_text(dump_config(self.config))
+            try:
+                config_file.parent.mkdir(parents=True, exist_ok=True)
+                config_file.write_text(dump_config(self.config))
+            except OSError as err:
+                self.pipeline.finish_without_start()
+                raise _write_error(config_file, err) from None
         self.pipeline.start()
 
     def finish(self, status: str) -> dict[str, Any]:
@@ -169,7 +182,11 @@ class Job:
             status = "failed"
         summary = self.pipeline.stats.summary()
         if self._want_manifest:
-            self._write_manifest(status, summary, error)
+            try:
+                self._write_manifest(status, summary, error)
+            except OSError as err:
+                # Keep the first error (often the same full disk) as the one reported.
+                error = error or _write_error(manifest_path(self.output), err)
         if error is not None:
             raise error
         return summary
@@ -207,3 +224,9 @@ class Job:
             else sorted(getattr(self.sinks[0], "written", []))
         )
         self.recorder.write(manifest_path(self.output), header, outputs)
+
+
+def _write_error(path: Path, err: OSError) -> OutputError:
+    if err.errno == errno.ENOSPC:
+        return OutputError(f"disk full while writing {path}")
+    return OutputError(f"cannot write {path}: {err.strerror or err}")

@@ -23,7 +23,8 @@ def recorded(silent_clip, tmp_path):
 def test_verify_reproduces_output(recorded, capsys):
     _, manifest = recorded
     assert main(["verify", str(manifest)]) == 0
-    assert "verified: re-run reproduces rec.mp4 exactly (12 frames" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "verified: re-run reproduces all 12 frames exactly; rec.mp4 is intact" in out
 
 
 def test_verify_reports_first_differing_frame(recorded, silent_clip, tmp_path, capsys):
@@ -52,7 +53,16 @@ def test_verify_reports_first_differing_frame(recorded, silent_clip, tmp_path, c
     )
     assert main(["verify", str(manifest)]) == 1
     text = capsys.readouterr().out
-    assert "differs from the re-run at frame 0" in text
+    assert "NOT verified: re-run reproduces all 12 frames exactly; rec.mp4 is ALTERED" in text
+
+
+def test_verify_reports_first_frame_the_rerun_changes(recorded, tmp_path, capsys):
+    _, manifest = recorded
+    doc = json.loads(manifest.read_text())
+    doc["frames"][5]["frame_sha256"] = "0" * 32  # as if frame 5 had been made differently
+    manifest.write_text(json.dumps(doc))
+    assert main(["verify", str(manifest)]) == 1
+    assert "differs from the recorded frames at frame 5" in capsys.readouterr().out
 
 
 def test_verify_refuses_changed_input(recorded, silent_clip, tmp_path, capsys):

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import av
 import av.error
+import cv2
+import numpy as np
 
 from streamproc.config import OutputConfig
 from streamproc.errors import OutputError
@@ -22,6 +24,23 @@ from streamproc.packet import FramePacket
 from streamproc.sources import SourceInfo
 
 log = logging.getLogger(__name__)
+
+
+MIN_SIDE_PX = 16  # smaller frames are padded: H.264 encoders reject tiny pictures
+
+
+def encodable_size(width: int, height: int) -> tuple[int, int]:
+    """yuv420p needs even sides; pad (never crop) so every input pixel is kept."""
+    return max(MIN_SIDE_PX, width + width % 2), max(MIN_SIDE_PX, height + height % 2)
+
+
+def fit_to(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Pad with edge pixels (right/bottom) or crop to exactly ``width`` x ``height``."""
+    image = image[:height, :width]
+    pad_h, pad_w = height - image.shape[0], width - image.shape[1]
+    if pad_h or pad_w:
+        image = cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
+    return image
 
 
 class AudioPassthrough:
@@ -102,8 +121,7 @@ class FileSink:
     def _open_stream(self, packet: FramePacket) -> None:
         rate = self._info.fps if self._info.fps else Fraction(25)
         stream = self._container.add_stream(self._config.codec, rate=rate)
-        stream.width = packet.width_px - packet.width_px % 2
-        stream.height = packet.height_px - packet.height_px % 2
+        stream.width, stream.height = encodable_size(packet.width_px, packet.height_px)
         stream.pix_fmt = "yuv420p"
         # A keyframe (and so an MP4 fragment) every couple of seconds bounds what a crash
         # can lose and lets players seek.
@@ -112,6 +130,13 @@ class FileSink:
         stream.codec_context.time_base = packet.time_base
         if self._config.codec in ("libx264", "libx265"):
             stream.options = {"crf": str(self._config.crf), "preset": self._config.preset}
+        if self._config.codec == "libx264":
+            # x264's threaded lookahead makes frame decisions depend on thread timing, so
+            # the same frames can encode to different bytes. A synchronous lookahead gives
+            # the same compression, deterministically (needed by `streamproc verify`).
+            stream.options["x264-params"] = "sync-lookahead=0"
+        if self._config.encoder_threads:
+            stream.codec_context.thread_count = self._config.encoder_threads
         self._stream = stream
         if self._want_audio:
             try:
@@ -122,9 +147,7 @@ class FileSink:
     def write(self, packet: FramePacket) -> None:
         if self._stream is None:
             self._open_stream(packet)
-        image = packet.image
-        if image.shape[0] != self._stream.height or image.shape[1] != self._stream.width:
-            image = image[: self._stream.height, : self._stream.width]
+        image = fit_to(packet.image, self._stream.width, self._stream.height)
         frame = av.VideoFrame.from_ndarray(image, format="bgr24")
         frame.pts = packet.pts
         frame.time_base = packet.time_base
@@ -133,7 +156,7 @@ class FileSink:
                 self._audio.write_until(packet.time_s)
             for out in self._stream.encode(frame):
                 self._container.mux(out)
-        except av.error.FFmpegError as err:
+        except (av.error.FFmpegError, OSError) as err:
             raise _output_error(self.path, err) from None
         self.frames_written += 1
 
@@ -147,18 +170,18 @@ class FileSink:
                     self._container.mux(out)
                 if self._audio is not None:
                     self._audio.write_until(None)
-        except av.error.FFmpegError as err:
+        except (av.error.FFmpegError, OSError) as err:
             raise _output_error(self.path, err) from None
         finally:
             if self._audio is not None:
                 self._audio.close()
             try:
                 self._container.close()
-            except av.error.FFmpegError as err:
+            except (av.error.FFmpegError, OSError) as err:
                 log.warning("closing %s: %s", self.path, err)
 
 
-def _output_error(path: Path, err: av.error.FFmpegError) -> OutputError:
+def _output_error(path: Path, err: OSError) -> OutputError:
     if getattr(err, "errno", None) == errno.ENOSPC:
         return OutputError(f"disk full while writing {path}")
-    return OutputError(f"cannot write {path}: {err.strerror or err}")
+    return OutputError(f"cannot write {path}: {getattr(err, 'strerror', None) or err}")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import av
 import av.error
+import numpy as np
 
 from streamproc.config import SourceConfig
 from streamproc.errors import InputError
@@ -92,7 +93,7 @@ class FileSource:
                         index=index,
                         pts=pts,
                         time_base=self.info.time_base,
-                        image=frame.to_ndarray(format="bgr24"),
+                        image=upright_bgr(frame),
                         capture_s=time.monotonic(),
                     )
                     index += 1
@@ -112,6 +113,17 @@ class FileSource:
 
     def close(self) -> None:
         self._container.close()
+
+
+def upright_bgr(frame: av.VideoFrame) -> np.ndarray:
+    """Decode to BGR and apply the stream's display rotation (phones, some cameras).
+
+    Faces lying on their side are not detected, and players would show the output
+    sideways: the output is written upright, without rotation metadata.
+    """
+    image = frame.to_ndarray(format="bgr24")
+    quarter_turns = round((frame.rotation or 0) / 90) % 4
+    return np.ascontiguousarray(np.rot90(image, quarter_turns)) if quarter_turns else image
 
 
 def _pts_step(info: SourceInfo) -> int:

@@ -22,6 +22,7 @@ from streamproc.config import SourceConfig
 from streamproc.errors import InputError
 from streamproc.packet import FramePacket
 from streamproc.sources import SourceInfo
+from streamproc.sources.file import upright_bgr
 from streamproc.sources.urls import is_device, mask_url
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ class LiveSource:
                         index=index,
                         pts=pts,
                         time_base=LIVE_TIME_BASE,
-                        image=frame.to_ndarray(format="bgr24"),
+                        image=upright_bgr(frame),
                         capture_s=now,
                     )
                     index += 1
