@@ -39,11 +39,20 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="process a file, image(s), stream or camera")
     run.add_argument(
         "input",
-        nargs="?",
+        nargs="*",
         help="file, image, folder, rtsp://, http(s)://, "
-        "/dev/videoN (default: the bundled sample clip)",
+        "/dev/videoN (default: the bundled sample clip); several inputs share one "
+        "detector and enhancer",
     )
-    run.add_argument("-o", "--output", help="output file/folder ('null' discards frames)")
+    run.add_argument(
+        "--inputs", type=Path, metavar="FILE", help="YAML list of inputs (added to INPUT)"
+    )
+    run.add_argument(
+        "-o",
+        "--output",
+        help="output file/folder ('null' discards frames); with several inputs or --serve, "
+        "the folder for every camera's output (default out/)",
+    )
     run.add_argument("--config", type=Path, help="YAML config (see configs/default.yaml)")
     run.add_argument(
         "--set",
@@ -54,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a config value, e.g. enhance.mode=both",
     )
     run.add_argument("--quiet", action="store_true", help="no dashboard, errors only")
+    run.add_argument(
+        "--serve", action="store_true", help="live monitor web page (grid of all inputs)"
+    )
+    run.add_argument("--host", help="monitor address (default serve.host: 127.0.0.1)")
+    run.add_argument("--port", type=int, help="monitor port (default serve.port: 8080)")
     check = sub.add_parser("verify", help="re-run a recorded job on the CPU and compare")
     check.add_argument("manifest", type=Path, help="<output>.manifest.json")
     check.add_argument("--input", type=Path, help="the input, if it moved since the run")
@@ -72,8 +86,16 @@ def _setup_logging(quiet: bool) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from streamproc.runner import SAMPLE_CLIP, Job
 
-    config = load_config(args.config, args.overrides)
-    spec = args.input or str(SAMPLE_CLIP)
+    overrides = list(args.overrides)
+    overrides += [f"serve.host={args.host}"] if args.host else []
+    overrides += [f"serve.port={args.port}"] if args.port is not None else []
+    config = load_config(args.config, overrides)
+    specs = list(args.input) + (_read_inputs(args.inputs) if args.inputs else [])
+    if len(specs) > 1 or args.serve:
+        from streamproc.multi import run_multi
+
+        return run_multi(specs or [str(SAMPLE_CLIP)], config, args.output, args.serve, args.quiet)
+    spec = specs[0] if specs else str(SAMPLE_CLIP)
     output = Path(args.output) if args.output else None
     job = Job(spec, config, output)
     stop_requests = []
@@ -101,6 +123,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return EXIT_INTERRUPTED if stop_requests else EXIT_OK
+
+
+def _read_inputs(path: Path) -> list[str]:
+    import yaml
+
+    try:
+        specs = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise StreamprocError(f"cannot read inputs list {path}: {err}") from None
+    if not isinstance(specs, list) or not all(isinstance(s, str) for s in specs):
+        raise StreamprocError(f"{path} must be a YAML list of inputs")
+    return specs
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -25,15 +25,17 @@ def feather_mask(side_px: int, feather: float) -> np.ndarray:
 
 
 def match_colour(enhanced: np.ndarray, original: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Shift the enhanced crop's mean Lab colour to the original's (mask-weighted).
+    """Shift the enhanced crop's mean chroma (Lab a, b) to the original's, mask-weighted.
 
-    Generators drift in brightness and tint; the paste must agree with its surroundings.
+    Generators drift in tint; the paste must agree with its surroundings. Lightness is
+    left alone: lifting a dark face is the enhancer's job and must not be undone here.
     """
     weights = mask[:, :, 0]
     total = float(weights.sum()) or 1.0
     lab_e = cv2.cvtColor(enhanced, cv2.COLOR_BGR2LAB).astype(np.float32)
     lab_o = cv2.cvtColor(original, cv2.COLOR_BGR2LAB).astype(np.float32)
     shift = ((lab_o - lab_e) * weights[:, :, None]).sum(axis=(0, 1)) / total
+    shift[0] = 0.0
     lab_e += shift
     return cv2.cvtColor(np.clip(lab_e, 0, 255).astype(np.uint8), cv2.COLOR_LAB2BGR)
 

@@ -110,9 +110,9 @@ class EnhanceConfig:
     # bilateral | nlm | off; strength multiplies the noise level measured in each crop.
     denoise: str = "bilateral"
     denoise_strength: float = 1.0
-    sharpen_amount: float = 0.8
+    sharpen_amount: float = 0.3
     sharpen_sigma_px: float = 1.2
-    clahe_clip: float = 2.0
+    clahe_clip: float = 0.0
     # Mean luma (0-255) below which gamma brightening is applied.
     low_light_luma: float = 90.0
 
@@ -176,6 +176,22 @@ class PipelineConfig:
 
 
 @dataclass(frozen=True)
+class ServeConfig:
+    """The live monitor web page (``streamproc run ... --serve``)."""
+
+    # Loopback by default: the page shows camera video; expose it deliberately.
+    host: str = "127.0.0.1"
+    port: int = 8080
+    jpeg_quality: int = 80
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"serve.port must be in 0..65535, got {self.port}")
+        if not 1 <= self.jpeg_quality <= 100:
+            raise ConfigError(f"serve.jpeg_quality must be in 1..100, got {self.jpeg_quality}")
+
+
+@dataclass(frozen=True)
 class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
@@ -184,6 +200,7 @@ class Config:
     composite: CompositeConfig = field(default_factory=CompositeConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
 
 
 def _positive(obj: Any, *names: str) -> None:

@@ -21,15 +21,23 @@ def test_feather_mask_shape_and_range(side):
     assert mask[0, 0, 0] < 0.2
 
 
-def test_colour_match_removes_a_tint():
+def _lab(img: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(img, cv2.COLOR_BGR2LAB).astype(float)
+
+
+def test_colour_match_removes_a_tint_but_keeps_lightness():
     rng = np.random.default_rng(0)
     original = rng.integers(60, 200, (32, 32, 3), dtype=np.uint8)
     tinted = np.clip(original.astype(int) + (30, -20, 10), 0, 255).astype(np.uint8)
     fixed = match_colour(tinted, original, feather_mask(32, 0.2))
-    assert (
-        np.abs(fixed.astype(int) - original).mean()
-        < np.abs(tinted.astype(int) - original).mean() / 3
-    )
+    chroma_before = np.abs(_lab(tinted)[..., 1:] - _lab(original)[..., 1:]).mean()
+    chroma_after = np.abs(_lab(fixed)[..., 1:] - _lab(original)[..., 1:]).mean()
+    assert chroma_after < chroma_before / 3
+    brighter = np.clip(original.astype(int) + 40, 0, 255).astype(np.uint8)
+    kept = match_colour(brighter, original, feather_mask(32, 0.2))
+    assert abs(_lab(kept)[..., 0].mean() - _lab(brighter)[..., 0].mean()) < 1.0
 
 
 @pytest.mark.parametrize("marker", [True, False])

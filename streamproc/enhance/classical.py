@@ -34,15 +34,20 @@ class ClassicalEnhancer:
         return img
 
     def lift_low_light(self, img: np.ndarray) -> np.ndarray:
+        """Only dark faces are touched: a global gamma lifts the mean luma to the threshold,
+        then CLAHE restores local contrast. On a well-exposed face both would only distort
+        tones (CLAHE alone costs ~10 dB PSNR on a clean face)."""
         lab = cv2.cvtColor(img, cv2.COLOR_BGR2LAB)
         luma = lab[:, :, 0]
         mean = float(luma.mean())
-        if mean < self.config.low_light_luma and mean > 1:
-            # Gamma that maps the mean luma to the threshold.
-            gamma = np.log(self.config.low_light_luma / 255) / np.log(mean / 255)
-            table = np.clip(255 * (np.arange(256) / 255) ** gamma, 0, 255).astype(np.uint8)
-            luma = cv2.LUT(luma, table)
-        lab[:, :, 0] = self._clahe.apply(luma)
+        if not 1 < mean < self.config.low_light_luma:
+            return img
+        gamma = np.log(self.config.low_light_luma / 255) / np.log(mean / 255)
+        table = np.clip(255 * (np.arange(256) / 255) ** gamma, 0, 255).astype(np.uint8)
+        luma = cv2.LUT(luma, table)
+        if self.config.clahe_clip > 0:
+            luma = self._clahe.apply(luma)
+        lab[:, :, 0] = luma
         return cv2.cvtColor(lab, cv2.COLOR_LAB2BGR)
 
     def denoise(self, img: np.ndarray) -> np.ndarray:

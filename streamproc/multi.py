@@ -1,0 +1,692 @@
+"""Several cameras in one process: per-camera reader and writer threads, one shared worker.
+
+Each camera has its own source, reader thread, input queue, output queue, writer thread,
+sinks and manifest. Detection, enhancement and compositing are done once, by one worker
+thread that takes frames round-robin from every camera and runs them as one batch (one
+detector call, one enhance batch), so N cameras cost less than N pipelines.
+
+Tracks are per camera: each camera has its own :class:`FaceTracker`, and detection every
+``detect.every_n_frames`` is counted per camera. The worker never blocks on one camera:
+it only takes a frame from a camera whose output queue has room, and a camera that is
+slow, reconnecting or finished simply contributes no frames. A source or sink failing
+ends that camera (status ``failed``); a failing shared stage stops every camera (the
+first error wins and is re-raised by :meth:`MultiPipeline.finish`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from streamproc.composite import Compositor
+from streamproc.config import Config, config_to_dict, dump_config
+from streamproc.detect import FaceDetector
+from streamproc.enhance.stage import EnhanceStage
+from streamproc.errors import OutputError
+from streamproc.manifest import ManifestRecorder, manifest_path
+from streamproc.packet import FramePacket
+from streamproc.pipeline import EOS, POLL_S
+from streamproc.runner import NULL_OUTPUTS, _hash_input, default_output
+from streamproc.sinks import Sink
+from streamproc.sinks.file import FileSink
+from streamproc.sinks.images import ImageSink
+from streamproc.sinks.null import NullSink
+from streamproc.sources import Source, open_source
+from streamproc.sources.images import ImageSource
+from streamproc.stats import PipelineStats
+from streamproc.track import FaceTracker
+
+log = logging.getLogger(__name__)
+
+VIEWS = ("enhanced", "original", "side")
+FACES_SHOWN = 8  # latest enhanced crops kept per camera for the monitor's face strip
+
+
+class Preview:
+    """The newest frame of one camera, as JPEG on demand (encoded once per view and frame).
+
+    The writer thread publishes arrays; web clients ask for JPEG bytes. Nothing here ever
+    blocks the pipeline: a slow viewer just skips frames.
+    """
+
+    def __init__(self, quality: int) -> None:
+        self._lock = threading.Lock()
+        self._quality = quality
+        self.seq = 0
+        self._frames: tuple[np.ndarray, np.ndarray] | None = None
+        self._jpeg: dict[str, bytes] = {}
+        self._faces: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self.closed = False
+
+    def publish(self, packet: FramePacket, original: np.ndarray | None) -> None:
+        faces = []
+        for face in packet.faces:
+            if face.enhanced is None or face.track_id < 0:
+                continue
+            ok, data = cv2.imencode(".jpg", face.enhanced, [cv2.IMWRITE_JPEG_QUALITY, 90])
+            if ok:
+                faces.append((face.track_id, data.tobytes()))
+        with self._lock:
+            self._frames = (packet.image, packet.image if original is None else original)
+            self._jpeg = {}
+            self.seq += 1
+            for track_id, jpeg in faces:
+                self._faces.pop(track_id, None)
+                self._faces[track_id] = {"jpeg": jpeg, "time_s": time.time(), "seq": self.seq}
+            while len(self._faces) > FACES_SHOWN:
+                self._faces.popitem(last=False)
+
+    def jpeg(self, view: str) -> tuple[int, bytes | None]:
+        """(seq, JPEG of the newest frame in ``view``), or (0, None) before the first frame."""
+        with self._lock:
+            seq, frames, cached = self.seq, self._frames, self._jpeg.get(view)
+        if frames is None:
+            return 0, None
+        if cached is not None:
+            return seq, cached
+        enhanced, original = frames
+        if view == "original":
+            image = original
+        elif view == "side" and original.shape == enhanced.shape:
+            image = np.hstack([original, enhanced])
+        else:
+            image = enhanced
+        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self._quality])
+        jpeg = data.tobytes() if ok else None
+        with self._lock:
+            if self.seq == seq and jpeg is not None:
+                self._jpeg[view] = jpeg
+        return seq, jpeg
+
+    def faces(self) -> list[dict[str, Any]]:
+        """Newest first: track id, wall-clock time and frame seq of each kept crop."""
+        with self._lock:
+            items = list(self._faces.items())
+        return [
+            {"track_id": t, "time_s": round(f["time_s"], 3), "seq": f["seq"]}
+            for t, f in reversed(items)
+        ]
+
+    def face_jpeg(self, track_id: int) -> bytes | None:
+        with self._lock:
+            face = self._faces.get(track_id)
+        return None if face is None else face["jpeg"]
+
+
+class Camera:
+    """One source with its own threads, queues, sinks, manifest and stats."""
+
+    def __init__(
+        self,
+        cam_id: str,
+        spec: str,
+        source: Source,
+        output: Path | None,
+        config: Config,
+        preview: bool,
+    ) -> None:
+        self.id, self.spec, self.source, self.config = cam_id, spec, source, config
+        self.null_output = output is None
+        self.output = output
+        self.stats = PipelineStats()
+        self.recorder = ManifestRecorder()
+        pcfg = config.pipeline
+        self.live = source.live
+        self.inbox: queue.Queue = queue.Queue(
+            maxsize=pcfg.live_queue_frames if self.live else pcfg.queue_frames
+        )
+        self.outbox: queue.Queue = queue.Queue(maxsize=pcfg.queue_frames)
+        self.tracker = FaceTracker(config.track)
+        self.frames_seen = 0  # for detect.every_n_frames, counted per camera
+        self.preview = Preview(config.serve.jpeg_quality) if preview else None
+        self.reader_done = False
+        self.error: BaseException | None = None
+        self.sinks = self._sinks()
+        self.threads: list[threading.Thread] = []
+
+    @property
+    def name(self) -> str:
+        return self.source.info.name
+
+    @property
+    def status(self) -> str:
+        """starting | live | reconnecting | running | ended | failed."""
+        if self.error is not None:
+            return "failed"
+        if self.stats.status in ("finished", "failed"):
+            return "ended" if self.stats.status == "finished" else "failed"
+        if self.reader_done:
+            return "ended"
+        if self.stats.frames_in == 0:
+            return "starting"
+        return getattr(self.source, "status", "running")
+
+    def _sinks(self) -> list[Sink]:
+        if self.null_output:
+            return [NullSink()]
+        if isinstance(self.source, ImageSource):
+            return [ImageSink(self.output, self.source.names)]
+        return [FileSink(self.output, self.source.info, self.config.output, self.live)]
+
+
+class MultiPipeline:
+    """Readers -> one shared detect/track/enhance/composite worker -> per-camera writers."""
+
+    def __init__(
+        self,
+        specs: Sequence[str],
+        config: Config,
+        output: str | None = None,
+        preview: bool = False,
+    ) -> None:
+        """``output``: the folder for every camera's output (default ``out/``) or 'null'."""
+        self.config = config
+        self.stats = PipelineStats()  # the shared stages' timings
+        self.stop = threading.Event()
+        self.abort = threading.Event()
+        self._wake = threading.Event()
+        self._error: BaseException | None = None
+        self._error_lock = threading.Lock()
+        self._preview = preview
+        self._threads: list[threading.Thread] = []
+        self.cameras: list[Camera] = []
+        taken: set[Path] = set()
+        try:
+            for i, spec in enumerate(specs):
+                source = open_source(spec, config.source)
+                try:
+                    path = camera_output(spec, source, output, i, taken)
+                    camera = Camera(str(i), spec, source, path, config, preview)
+                except BaseException:
+                    source.close()
+                    raise
+                self.cameras.append(camera)
+            # every_n_frames is applied per camera here, so the shared detector sees
+            # exactly the frames chosen for detection.
+            self.detector = FaceDetector(dataclasses.replace(config.detect, every_n_frames=1))
+            try:
+                self.enhancer = EnhanceStage(config.enhance)
+            except BaseException:
+                self.detector.close()
+                raise
+            self.compositor = Compositor(config.composite)
+        except BaseException:
+            self._close_cameras()
+            raise
+        self.max_frames = max(config.enhance.max_batch_frames, len(self.cameras))
+
+    # -- control -------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        self.stop.set()
+
+    def _fail(self, err: BaseException) -> None:
+        with self._error_lock:
+            if self._error is None:
+                self._error = err
+        self.stop.set()
+        self.abort.set()
+
+    def _put(self, q: queue.Queue, item: object) -> bool:
+        while not self.abort.is_set():
+            try:
+                q.put(item, timeout=POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    @staticmethod
+    def _put_drop_oldest(q: queue.Queue, item: object, stats: PipelineStats) -> None:
+        while True:
+            try:
+                q.put_nowait(item)
+                return
+            except queue.Full:
+                try:
+                    dropped = q.get_nowait()
+                    if dropped is not EOS:
+                        stats.dropped += 1
+                except queue.Empty:
+                    continue
+
+    # -- threads -------------------------------------------------------------------------
+    def _read(self, cam: Camera) -> None:
+        try:
+            for packet in cam.source.frames(self.stop):
+                packet.source_id = cam.id
+                cam.stats.frames_in += 1
+                if cam.live:
+                    self._put_drop_oldest(cam.inbox, packet, cam.stats)
+                elif not self._put(cam.inbox, packet):
+                    return
+                self._wake.set()
+                if self.stop.is_set():
+                    break
+        except Exception as err:  # noqa: BLE001 - a dead camera ends only itself
+            log.error("camera %s (%s) failed: %s", cam.id, cam.name, err)
+            cam.error = err
+        finally:
+            cam.reader_done = True
+            if cam.live:
+                self._put_drop_oldest(cam.inbox, EOS, cam.stats)
+            else:
+                self._put(cam.inbox, EOS)
+            self._wake.set()
+
+    def _take(self, active: list[Camera], start: int) -> tuple[list[FramePacket], list[Camera]]:
+        """Round-robin: at most one frame per camera per pass, until the batch is full.
+
+        A camera whose output queue is full is skipped (never waited on), so a slow writer
+        holds back only its own camera. Returns the frames and the cameras that ended.
+        """
+        packets: list[FramePacket] = []
+        ended: list[Camera] = []
+        room = {cam.id: cam.outbox.maxsize - cam.outbox.qsize() for cam in active}
+        progress = True
+        while progress and len(packets) < self.max_frames:
+            progress = False
+            for k in range(len(active)):
+                cam = active[(start + k) % len(active)]
+                if cam in ended or room[cam.id] <= 0 or len(packets) >= self.max_frames:
+                    continue
+                try:
+                    item = cam.inbox.get_nowait()
+                except queue.Empty:
+                    continue
+                if item is EOS:
+                    ended.append(cam)
+                    continue
+                packets.append(item)
+                room[cam.id] -= 1
+                progress = True
+        return packets, ended
+
+    def _gather(self, active: list[Camera], start: int) -> tuple[list[FramePacket], list[Camera]]:
+        """Wait for the first frame from any camera, then up to ``max_wait_ms`` for more."""
+        packets: list[FramePacket] = []
+        ended: list[Camera] = []
+        while not (packets or ended):
+            if self.abort.is_set():
+                return [], []
+            self._wake.clear()
+            packets, ended = self._take(active, start)
+            if not (packets or ended):
+                self._wake.wait(POLL_S)
+        deadline = time.monotonic() + self.config.enhance.max_wait_ms / 1000
+        while len(packets) < self.max_frames and time.monotonic() < deadline:
+            self._wake.clear()
+            self._wake.wait(max(0.0, deadline - time.monotonic()))
+            still = [c for c in active if c not in ended]
+            more, more_ended = self._take(still, start)
+            packets += more
+            ended += more_ended
+        return packets, ended
+
+    def _timed(self, name: str, packets: list[FramePacket], fn) -> list[FramePacket]:
+        t0 = time.perf_counter()
+        out = fn(packets)
+        elapsed = time.perf_counter() - t0
+        self.stats.stage(name).add(len(packets), elapsed)
+        share_ms = 1000 * elapsed / max(1, len(packets))
+        for packet in packets:
+            packet.timings_ms[name] = packet.timings_ms.get(name, 0.0) + share_ms
+        return out
+
+    def _process(
+        self, packets: list[FramePacket], cams: dict[str, Camera]
+    ) -> list[np.ndarray | None]:
+        """Detect (one call), track (per camera), enhance + composite (one batch).
+
+        Returns each frame's original image when the monitor needs it (else ``None``s).
+        """
+        every_n = self.config.detect.every_n_frames
+        todo = []
+        for packet in packets:
+            cam = cams[packet.source_id]
+            if cam.frames_seen % every_n == 0:
+                todo.append(packet)
+            cam.frames_seen += 1
+        if todo:
+            self._timed("detect", todo, self.detector.process)
+        for cam_id in dict.fromkeys(p.source_id for p in packets):
+            mine = [p for p in packets if p.source_id == cam_id]
+            self._timed("track", mine, cams[cam_id].tracker.process)
+        originals = [p.image.copy() if self._preview else None for p in packets]
+        self._timed("enhance", packets, self.enhancer.process)
+        self._timed("composite", packets, self.compositor.process)
+        return originals
+
+    def _work(self) -> None:
+        cams = {cam.id: cam for cam in self.cameras}
+        active = list(self.cameras)
+        start = 0
+        try:
+            while active and not self.abort.is_set():
+                packets, ended = self._gather(active, start)
+                start += 1
+                if packets:
+                    self.stats.frames_in += len(packets)
+                    self.stats.stage("batch").add(len(packets), 0.0)
+                    originals = self._process(packets, cams)
+                    for packet, original in zip(packets, originals, strict=True):
+                        # Room was reserved in _take, so this never waits on a slow camera.
+                        cams[packet.source_id].outbox.put_nowait((packet, original))
+                for cam in ended:
+                    active.remove(cam)
+                    self._put(cam.outbox, EOS)
+        except Exception as err:  # noqa: BLE001 - a shared stage failing stops everything
+            self._fail(err)
+        finally:
+            for cam in active:
+                self._put_drop_oldest(cam.outbox, EOS, cam.stats)
+
+    def _write(self, cam: Camera) -> None:
+        stats = cam.stats.stage("write")
+        try:
+            while not self.abort.is_set():
+                try:
+                    item = cam.outbox.get(timeout=POLL_S)
+                except queue.Empty:
+                    continue
+                if item is EOS:
+                    return
+                item, original = item
+                t0 = time.perf_counter()
+                for sink in cam.sinks:
+                    sink.write(item)
+                stats.add(1, time.perf_counter() - t0)
+                cam.stats.frames_out += 1
+                cam.stats.faces += len(item.faces)
+                cam.stats.faces_enhanced += sum(f.enhanced is not None for f in item.faces)
+                cam.stats.latency_ms.append(1000 * (time.monotonic() - item.capture_s))
+                for name, ms in item.timings_ms.items():
+                    cam.stats.stage(name).add(1, ms / 1000)
+                if not cam.null_output and self.config.output.manifest:
+                    cam.recorder.record(item)
+                if cam.preview is not None:
+                    cam.preview.publish(item, original)
+        except Exception as err:  # noqa: BLE001 - a failing sink ends only its camera
+            log.error("camera %s output failed: %s", cam.id, err)
+            cam.error = err
+            # Keep draining so the shared worker never waits on this camera.
+            while not self.abort.is_set():
+                try:
+                    if cam.outbox.get(timeout=POLL_S) is EOS:
+                        return
+                except queue.Empty:
+                    continue
+
+    # -- run -----------------------------------------------------------------------------
+    def start(self) -> None:
+        now = time.monotonic()
+        self.stats.status, self.stats.started_s = "running", now
+        targets: list[tuple[str, Any, tuple]] = []
+        for cam in self.cameras:
+            cam.stats.status, cam.stats.started_s = "running", now
+            targets += [(f"read-{cam.id}", self._read, (cam,))]
+            targets += [(f"write-{cam.id}", self._write, (cam,))]
+        targets.append(("shared-worker", self._work, ()))
+        for name, target, args in targets:
+            thread = threading.Thread(
+                target=target, args=args, name=f"streamproc-{name}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def alive(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    def join(self, timeout_s: float | None = None) -> bool:
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        for thread in self._threads:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            thread.join(remaining)
+        return not self.alive()
+
+    def _close_cameras(self) -> list[BaseException]:
+        errors: list[BaseException] = []
+        for cam in self.cameras:
+            for closer in [cam.tracker.close, *(s.close for s in cam.sinks), cam.source.close]:
+                try:
+                    closer()
+                except Exception as err:  # noqa: BLE001 - close everything, report the first
+                    errors.append(err)
+            if cam.preview is not None:
+                cam.preview.closed = True
+        return errors
+
+    def finish(self) -> None:
+        """Join the threads, close stages, sinks and sources; re-raise the first error."""
+        try:
+            if not self.join(timeout_s=30):
+                self._fail(TimeoutError("pipeline threads did not stop within 30 s"))
+                self.join(timeout_s=5)
+        finally:
+            now = time.monotonic()
+            self.stats.finished_s = now
+            errors = []
+            for closer in (self.detector.close, self.enhancer.close, self.compositor.close):
+                try:
+                    closer()
+                except Exception as err:  # noqa: BLE001
+                    errors.append(err)
+            errors += self._close_cameras()
+            for cam in self.cameras:
+                cam.stats.finished_s = now
+                cam.stats.status = "failed" if cam.error or self._error else "finished"
+            self.stats.status = "failed" if (self._error or errors) else "finished"
+        if self._error is not None:
+            raise self._error
+        if errors:
+            raise errors[0]
+
+    # -- monitoring ----------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the monitor page shows, as plain JSON-able data."""
+        cams = []
+        for cam in self.cameras:
+            s = cam.stats
+            cams.append(
+                {
+                    "id": cam.id,
+                    "name": cam.name,
+                    "status": cam.status,
+                    "live": cam.live,
+                    "error": None if cam.error is None else str(cam.error),
+                    "frames_in": s.frames_in,
+                    "frames_out": s.frames_out,
+                    "dropped": s.dropped,
+                    "faces": s.faces,
+                    "faces_enhanced": s.faces_enhanced,
+                    "fps": round(s.fps, 2),
+                    "latency_ms_p50": round(s.latency_percentile_ms(50), 1),
+                    "latency_ms_p95": round(s.latency_percentile_ms(95), 1),
+                    "queued": cam.inbox.qsize(),
+                    "stages_ms": {st.name: round(st.ms_per_frame, 2) for st in s.stages.values()},
+                    "reconnects": getattr(cam.source, "reconnects", 0),
+                    "recent_faces": [] if cam.preview is None else cam.preview.faces(),
+                }
+            )
+        batch = self.stats.stages.get("batch")
+        return {
+            "status": self.stats.status,
+            "elapsed_s": round(self.stats.elapsed_s, 2),
+            "frames": self.stats.frames_in,
+            "mean_batch_frames": round(batch.frames / batch.calls, 2) if batch else 0.0,
+            "stages": {
+                st.name: {
+                    "frames": st.frames,
+                    "ms_per_frame": round(st.ms_per_frame, 2),
+                    "capacity_fps": round(st.capacity_fps, 1),
+                }
+                for st in self.stats.stages.values()
+                if st.name != "batch"
+            },
+            "cameras": cams,
+        }
+
+
+def camera_output(
+    spec: str, source: Source, output: str | None, index: int, taken: set[Path]
+) -> Path | None:
+    """The output of camera ``index``: named as a single-source run would name it, inside
+    the folder ``output`` (default ``out/``), prefixed ``camN-`` if two cameras collide."""
+    if output in NULL_OUTPUTS:
+        return None
+    path = default_output(spec, source, Path(output) if output else Path("out"))
+    if path in taken:
+        path = path.with_name(f"cam{index}-{path.name}")
+    taken.add(path)
+    in_path = source.info.path
+    if in_path is not None and path.resolve() == in_path.resolve():
+        raise OutputError(f"output {path} would overwrite the input")
+    return path
+
+
+class MultiJob:
+    """Several inputs, one shared pipeline, a file + manifest + config per camera."""
+
+    def __init__(
+        self,
+        specs: Sequence[str],
+        config: Config,
+        output: str | None = None,
+        preview: bool = False,
+    ) -> None:
+        self.config = config
+        self.pipeline = MultiPipeline(specs, config, output, preview=preview)
+        self.outputs = [cam.output for cam in self.pipeline.cameras]
+
+    def start(self) -> None:
+        for path in self.outputs:
+            if path is None:
+                continue
+            config_file = path.with_name(path.name + ".config.yaml")
+            try:
+                config_file.parent.mkdir(parents=True, exist_ok=True)
+                config_file.write_text(dump_config(self.config))
+            except OSError as err:
+                self.pipeline.abort.set()
+                self.pipeline.finish()
+                raise OutputError(f"cannot write {config_file}: {err.strerror}") from None
+        self.pipeline.start()
+
+    def finish(self, status: str) -> list[dict[str, Any]]:
+        """Close everything, write one manifest per camera; return per-camera summaries."""
+        error: BaseException | None = None
+        try:
+            self.pipeline.finish()
+        except BaseException as err:
+            error, status = err, "failed"
+        summaries = []
+        for cam in self.pipeline.cameras:
+            summary = cam.stats.summary()
+            summary["status"] = cam.status
+            summaries.append(summary)
+            if cam.null_output or not self.config.output.manifest:
+                continue
+            cam_status = "failed" if cam.error is not None else status
+            try:
+                self._write_manifest(cam, cam_status, summary, error or cam.error)
+            except OSError as err:
+                error = error or OutputError(f"cannot write {manifest_path(cam.output)}: {err}")
+        if error is not None:
+            raise error
+        return summaries
+
+    def _write_manifest(
+        self, cam: Camera, status: str, summary: dict, error: BaseException | None
+    ) -> None:
+        cfg_text = dump_config(self.config)
+        detector, generator = self.pipeline.detector, self.pipeline.enhancer.generator
+        header = {
+            "status": status,
+            "error": str(error) if error is not None else None,
+            "input": {
+                "name": cam.source.info.name,
+                "path": None if cam.live else str(cam.source.info.path.resolve()),
+                "sha256": _hash_input(cam.source),
+                "live": cam.live,
+                "skipped_packets": cam.source.info.skipped_packets,
+                "events": cam.source.info.events,
+            },
+            "camera": {"id": cam.id, "cameras_in_process": len(self.pipeline.cameras)},
+            "models": {
+                "detector": {"file": detector.model_path.name, "sha256": detector.model_sha256},
+                "generator": None
+                if generator is None
+                else {
+                    "file": generator.model_path.name,
+                    "sha256": generator.model_sha256,
+                    "providers": generator.providers,
+                },
+            },
+            "enhance_mode": self.config.enhance.mode,
+            "ai_enhanced_marker": self.config.composite.marker,
+            "config_sha256": hashlib.sha256(cfg_text.encode()).hexdigest(),
+            "config": config_to_dict(self.config),
+            "stats": summary,
+        }
+        out = cam.output
+        outputs = [out] if out.is_file() else sorted(getattr(cam.sinks[0], "written", []))
+        cam.recorder.write(manifest_path(out), header, outputs)
+
+
+def run_multi(
+    specs: Sequence[str], config: Config, output: str | None, serve: bool, quiet: bool
+) -> int:
+    """``streamproc run A B ... [--serve]``: run until every camera ends or Ctrl-C/SIGTERM.
+
+    Returns the exit code (0, or 130 when stopped by a signal)."""
+    import signal
+    import sys
+
+    job = MultiJob(specs, config, output, preview=serve)
+    stop_requests: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop_requests.append(signum)
+        if len(stop_requests) > 1:
+            job.pipeline.abort.set()
+        job.pipeline.request_stop()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    server = None
+    try:
+        if serve:
+            from streamproc.web import MonitorServer
+
+            server = MonitorServer(job.pipeline, config.serve.host, config.serve.port)
+            print(f"streamproc: monitor at {server.url}", file=sys.stderr, flush=True)
+        job.start()
+        while job.pipeline.alive():
+            job.pipeline.join(timeout_s=0.2)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        status = "interrupted" if stop_requests else "finished"
+        try:
+            summaries = job.finish(status)
+        finally:
+            if server is not None:
+                server.close()
+    if not quiet:
+        for cam, summary in zip(job.pipeline.cameras, summaries, strict=True):
+            print(
+                f"streamproc: camera {cam.id} {summary['status']}: {summary['frames_out']} frames "
+                f"({summary['fps']:.1f} fps), {summary['faces_enhanced']} faces enhanced, "
+                f"{summary['dropped']} dropped -> {cam.output or 'null'}",
+                file=sys.stderr,
+            )
+    return 130 if stop_requests else 0

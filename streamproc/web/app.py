@@ -1,0 +1,124 @@
+"""Monitor routes: the page, one MJPEG stream per camera and view, stats JSON, face crops.
+
+The pipeline never waits for a viewer: each stream sends the newest frame when it changes
+(a slow browser skips frames), and JPEGs are encoded once per frame and view, on demand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from streamproc.errors import OutputError
+from streamproc.multi import VIEWS, MultiPipeline, Preview
+from streamproc.web.page import PAGE
+
+log = logging.getLogger(__name__)
+BOUNDARY = "streamprocframe"
+FRAME_POLL_S = 0.02
+
+
+def build_app(pipeline: MultiPipeline) -> Starlette:
+    cameras = {cam.id: cam for cam in pipeline.cameras}
+
+    def preview_of(request: Request) -> Preview:
+        cam = cameras.get(request.path_params["cam_id"])
+        if cam is None or cam.preview is None:
+            raise LookupError
+        return cam.preview
+
+    async def page(_: Request) -> HTMLResponse:
+        return HTMLResponse(PAGE, headers={"Cache-Control": "no-store"})
+
+    async def stats(_: Request) -> JSONResponse:
+        return JSONResponse(pipeline.snapshot(), headers={"Cache-Control": "no-store"})
+
+    async def stream(request: Request) -> Response:
+        view = request.query_params.get("view", "enhanced")
+        if view not in VIEWS:
+            return Response(f"view must be one of {', '.join(VIEWS)}", status_code=400)
+        try:
+            preview = preview_of(request)
+        except LookupError:
+            return Response("no such camera", status_code=404)
+        return StreamingResponse(
+            _mjpeg(preview, view),
+            media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def face(request: Request) -> Response:
+        try:
+            jpeg = preview_of(request).face_jpeg(request.path_params["track_id"])
+        except LookupError:
+            jpeg = None
+        if jpeg is None:
+            return Response("no such face", status_code=404)
+        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    return Starlette(
+        routes=[
+            Route("/", page),
+            Route("/api/stats", stats),
+            Route("/cam/{cam_id}/stream.mjpg", stream),
+            Route("/cam/{cam_id}/face/{track_id:int}.jpg", face),
+        ]
+    )
+
+
+async def _mjpeg(preview: Preview, view: str) -> AsyncIterator[bytes]:
+    seq = 0
+    while not preview.closed:
+        if preview.seq == seq:
+            await asyncio.sleep(FRAME_POLL_S)
+            continue
+        seq, jpeg = await asyncio.to_thread(preview.jpeg, view)
+        if jpeg is None:
+            await asyncio.sleep(FRAME_POLL_S)
+            continue
+        yield (
+            (
+                f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+            ).encode()
+            + jpeg
+            + b"\r\n"
+        )
+
+
+class MonitorServer:
+    """uvicorn in a background thread; ``close()`` stops it and joins the thread."""
+
+    def __init__(self, pipeline: MultiPipeline, host: str, port: int) -> None:
+        config = uvicorn.Config(
+            build_app(pipeline),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, name="streamproc-monitor", daemon=True
+        )
+        self._thread.start()
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise OutputError(f"cannot serve the monitor on {host}:{port}")
+            self._thread.join(0.05)
+        sock = self._server.servers[0].sockets[0]
+        bound_host, bound_port = sock.getsockname()[:2]
+        self.url = f"http://{bound_host}:{bound_port}/"
+
+    def close(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)

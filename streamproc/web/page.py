@@ -1,0 +1,133 @@
+"""The monitor page: one HTML document, no build step, no external assets (works offline).
+
+Tiles are built from ``/api/stats`` (polled twice a second); each tile's video is an
+``<img>`` on ``/cam/{id}/stream.mjpg?view=...``.
+"""
+
+PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>streamproc monitor</title>
+<style>
+  body { font: 13px/1.35 system-ui, sans-serif; margin: 0; background: #111; color: #ddd; }
+  header { display: flex; gap: 16px; align-items: center; padding: 8px 12px;
+           background: #1b1b1b; border-bottom: 1px solid #333; flex-wrap: wrap; }
+  header h1 { font-size: 15px; margin: 0; }
+  .notice { color: #fc6; }
+  #grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(480px, 1fr));
+          gap: 10px; padding: 10px; }
+  .tile { background: #1b1b1b; border: 1px solid #333; border-radius: 4px; padding: 6px; }
+  .tile h2 { font-size: 13px; margin: 0 0 4px; display: flex; gap: 8px; align-items: center; }
+  .tile img.video { width: 100%; aspect-ratio: 16 / 9; object-fit: contain;
+                    background: #000; display: block; }
+  .status { padding: 1px 6px; border-radius: 3px; font-size: 11px; text-transform: uppercase; }
+  .status.live, .status.running { background: #185c2a; }
+  .status.reconnecting, .status.starting { background: #8a6d0b; }
+  .status.ended { background: #444; }
+  .status.failed { background: #8b1e1e; }
+  .camstats { font-family: ui-monospace, monospace; font-size: 11px; margin: 4px 0; }
+  .faces { display: flex; gap: 4px; overflow-x: auto; min-height: 70px; }
+  .faces figure { margin: 0; text-align: center; font-size: 10px; }
+  .faces img { height: 56px; width: 56px; object-fit: cover; display: block; }
+  table { border-collapse: collapse; margin: 0 10px 10px; font-size: 12px; }
+  td, th { border: 1px solid #333; padding: 2px 8px; text-align: right; }
+</style>
+</head>
+<body>
+<header>
+  <h1>streamproc monitor</h1>
+  <span>view:
+    <label><input type="radio" name="view" value="enhanced" checked> enhanced</label>
+    <label><input type="radio" name="view" value="original"> original</label>
+    <label><input type="radio" name="view" value="side"> side by side</label>
+  </span>
+  <span id="summary"></span>
+  <span class="notice">Enhanced faces are machine-generated guesses, not evidence.</span>
+</header>
+<div id="grid"></div>
+<table id="stages"><thead><tr><th>shared stage</th><th>frames</th><th>ms/frame</th>
+<th>capacity fps</th></tr></thead><tbody></tbody></table>
+<script>
+"use strict";
+let view = "enhanced";
+const tiles = new Map();
+
+function el(tag, attrs, text) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function streamUrl(id) { return `/cam/${id}/stream.mjpg?view=${view}`; }
+
+function makeTile(cam) {
+  const tile = el("div", {class: "tile", "data-cam": cam.id});
+  const title = el("h2");
+  title.append(el("span", {class: "status"}), el("span", {class: "name"}, cam.name));
+  const img = el("img", {class: "video", alt: `camera ${cam.id}`, src: streamUrl(cam.id)});
+  tile.append(title, img, el("div", {class: "camstats"}), el("div", {class: "faces"}));
+  document.getElementById("grid").append(tile);
+  tiles.set(cam.id, tile);
+  return tile;
+}
+
+function fmtTime(s) { return new Date(s * 1000).toLocaleTimeString(); }
+
+function update(data) {
+  document.getElementById("summary").textContent =
+    `${data.cameras.length} cameras, ${data.frames} frames, ` +
+    `mean batch ${data.mean_batch_frames} frames, ${data.elapsed_s} s`;
+  for (const cam of data.cameras) {
+    const tile = tiles.get(cam.id) || makeTile(cam);
+    const status = tile.querySelector(".status");
+    status.textContent = cam.status;
+    status.className = `status ${cam.status}`;
+    tile.dataset.status = cam.status;
+    tile.dataset.frames = cam.frames_out;
+    const stages = Object.entries(cam.stages_ms).map(([k, v]) => `${k} ${v}`).join(", ");
+    tile.querySelector(".camstats").textContent =
+      `frames ${cam.frames_out} | ${cam.fps} fps | latency p50 ${cam.latency_ms_p50} ms ` +
+      `p95 ${cam.latency_ms_p95} ms | dropped ${cam.dropped} | faces ${cam.faces} ` +
+      `(${cam.faces_enhanced} enhanced) | reconnects ${cam.reconnects} | ms/frame: ${stages}`;
+    const strip = tile.querySelector(".faces");
+    strip.replaceChildren(...cam.recent_faces.map((f) => {
+      const fig = el("figure");
+      fig.append(
+        el("img", {src: `/cam/${cam.id}/face/${f.track_id}.jpg?seq=${f.seq}`,
+                   alt: `track ${f.track_id}`}),
+        el("figcaption", {}, `#${f.track_id} ${fmtTime(f.time_s)}`));
+      return fig;
+    }));
+  }
+  const body = document.querySelector("#stages tbody");
+  body.replaceChildren(...Object.entries(data.stages).map(([name, s]) => {
+    const row = el("tr");
+    row.append(el("td", {}, name), el("td", {}, s.frames), el("td", {}, s.ms_per_frame),
+               el("td", {}, s.capacity_fps));
+    return row;
+  }));
+}
+
+async function poll() {
+  try {
+    const response = await fetch("/api/stats", {cache: "no-store"});
+    if (response.ok) update(await response.json());
+  } catch (err) {
+    document.getElementById("summary").textContent = "monitor unreachable";
+  }
+  setTimeout(poll, 500);
+}
+
+for (const radio of document.querySelectorAll("input[name=view]")) {
+  radio.addEventListener("change", () => {
+    view = radio.value;
+    for (const [id, tile] of tiles) tile.querySelector("img.video").src = streamUrl(id);
+  });
+}
+window.addEventListener("load", poll);
+</script>
+</body>
+</html>
+"""

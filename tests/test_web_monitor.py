@@ -1,0 +1,279 @@
+"""Several cameras in one process (shared detector + enhancer) and the live monitor page."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+from conftest import FAST
+from synth import read_frames, write_clip
+
+from streamproc.config import load_config
+from streamproc.manifest import manifest_path
+from streamproc.multi import MultiJob
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _streamproc_threads() -> list[str]:
+    return [
+        t.name
+        for t in threading.enumerate()
+        if t.name.startswith("streamproc-") and t.is_alive() and t is not threading.current_thread()
+    ]
+
+
+def _run_to_end(job: MultiJob) -> list[dict]:
+    job.start()
+    job.pipeline.join(timeout_s=60)
+    return job.finish("finished")
+
+
+@pytest.mark.parametrize("every_n", [1, 2])
+def test_two_files_share_one_batched_pipeline(face_clip, silent_clip, tmp_path, every_n):
+    clip_a, _ = face_clip
+    config = load_config(None, [*FAST, f"detect.every_n_frames={every_n}"])
+    job = MultiJob([str(clip_a), str(silent_clip)], config, str(tmp_path))
+    summaries = _run_to_end(job)
+    snapshot = job.pipeline.snapshot()
+
+    # Files are lossless per camera: frames in == frames out, each into its own output.
+    for clip, summary, output in zip([clip_a, silent_clip], summaries, job.outputs, strict=True):
+        src_frames, src_pts, _ = read_frames(clip)
+        out_frames, out_pts, _ = read_frames(output)
+        assert summary["frames_in"] == summary["frames_out"] == len(src_frames)
+        assert out_pts == src_pts and out_frames[0].shape == src_frames[0].shape
+        manifest = json.loads(manifest_path(output).read_text())
+        assert manifest["status"] == "finished"
+        assert manifest["input"]["name"] == clip.name
+        assert [f["index"] for f in manifest["frames"]] == list(range(len(src_frames)))
+    assert {p.name for p in job.outputs} == {"faces.enhanced.mp4", "silent.enhanced.mp4"}
+    # Frames from both cameras were gathered into shared batches...
+    assert snapshot["mean_batch_frames"] > 1.5
+    # ...and detection every N frames is counted per camera, not across them.
+    n_a, n_b = summaries[0]["frames_out"], summaries[1]["frames_out"]
+    detected = math.ceil(n_a / every_n) + math.ceil(n_b / every_n)
+    assert snapshot["stages"]["detect"]["frames"] == detected
+    assert summaries[0]["faces_enhanced"] >= n_a  # two faces in most frames
+    assert summaries[1]["faces_enhanced"] >= n_b // 2
+    assert _streamproc_threads() == []
+
+
+def test_dead_camera_does_not_stop_the_others(face_clip, tmp_path):
+    """A camera whose sink fails ends alone; the other camera still writes every frame."""
+    clip, _ = face_clip
+    job = MultiJob([str(clip), str(clip)], load_config(None, FAST), str(tmp_path))
+    assert job.outputs[1].name == "cam1-faces.enhanced.mp4"  # same input twice: unique names
+    broken = job.pipeline.cameras[0]
+
+    def fail(_packet) -> None:
+        raise OSError("disk gone")
+
+    broken.sinks[0].write = fail
+    summaries = _run_to_end(job)
+    assert summaries[0]["status"] == "failed" and summaries[0]["frames_out"] == 0
+    assert summaries[1]["status"] == "ended" and summaries[1]["frames_out"] == 24
+    assert json.loads(manifest_path(job.outputs[0]).read_text())["status"] == "failed"
+
+
+def _first_jpeg(url: str) -> np.ndarray:
+    """The first frame of an MJPEG stream, decoded."""
+    buf = b""
+    with httpx.stream("GET", url, timeout=10) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("multipart/x-mixed-replace")
+        for chunk in response.iter_bytes():
+            buf += chunk
+            start, end = buf.find(b"\xff\xd8"), buf.find(b"\xff\xd9")
+            if start >= 0 and end > start:
+                return cv2.imdecode(np.frombuffer(buf[start : end + 2], np.uint8), 1)
+    raise AssertionError("no JPEG in stream")
+
+
+def test_monitor_endpoints(long_clip, face_clip, tmp_path):
+    from streamproc.web import MonitorServer
+
+    job = MultiJob(
+        [str(long_clip), str(face_clip[0])], load_config(None, FAST), "null", preview=True
+    )
+    server = MonitorServer(job.pipeline, "127.0.0.1", 0)
+    try:
+        assert server.url.startswith("http://127.0.0.1:")
+        job.start()
+        deadline = time.monotonic() + 20
+        while job.pipeline.cameras[0].stats.frames_out < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        page = httpx.get(server.url, timeout=5)
+        assert page.status_code == 200 and "streamproc monitor" in page.text
+        stats = httpx.get(server.url + "api/stats", timeout=5).json()
+        assert [c["id"] for c in stats["cameras"]] == ["0", "1"]
+        assert {"detect", "track", "enhance", "composite"} <= set(stats["stages"])
+        enhanced = _first_jpeg(server.url + "cam/0/stream.mjpg?view=enhanced")
+        original = _first_jpeg(server.url + "cam/0/stream.mjpg?view=original")
+        side = _first_jpeg(server.url + "cam/0/stream.mjpg?view=side")
+        assert enhanced.shape == original.shape == (240, 320, 3)
+        assert side.shape == (240, 640, 3)
+        assert httpx.get(server.url + "cam/0/stream.mjpg?view=bad").status_code == 400
+        assert httpx.get(server.url + "cam/7/stream.mjpg").status_code == 404
+        faces = httpx.get(server.url + "api/stats").json()["cameras"][0]["recent_faces"]
+        assert faces, "the face strip has crops"
+        crop = httpx.get(server.url + f"cam/0/face/{faces[0]['track_id']}.jpg")
+        assert crop.headers["content-type"] == "image/jpeg"
+        assert cv2.imdecode(np.frombuffer(crop.content, np.uint8), 1).ndim == 3
+    finally:
+        job.pipeline.request_stop()
+        try:
+            job.finish("interrupted")
+        finally:
+            server.close()
+    assert _streamproc_threads() == []
+
+
+# -- the page in a real browser, on two live RTSP cameras -------------------------------
+
+
+def _browser_missing() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return "chromium not installed (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright not installed (pip install playwright)"
+    return None
+
+
+def _tile_boxes(page) -> dict[str, dict]:
+    return {cam: page.locator(f'.tile[data-cam="{cam}"] img.video').bounding_box() for cam in "01"}
+
+
+def _screenshot(page) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(page.screenshot(), np.uint8), 1)
+
+
+def _tile_change(a: np.ndarray, b: np.ndarray, box: dict) -> float:
+    x, y, w, h = (int(box[k]) for k in ("x", "y", "width", "height"))
+    crop_a, crop_b = a[y : y + h, x : x + w], b[y : y + h, x : x + w]
+    return float(np.abs(crop_a.astype(np.int16) - crop_b.astype(np.int16)).mean())
+
+
+def _wait(condition, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.rtsp
+@pytest.mark.skipif(_browser_missing() is not None, reason=str(_browser_missing()))
+def test_browser_grid_of_two_live_cameras(tmp_path):
+    from test_live import RtspServer, _has_gst_rtsp, free_port
+
+    if not _has_gst_rtsp():
+        pytest.skip("GStreamer RTSP server not installed")
+    from playwright.sync_api import sync_playwright
+
+    from streamproc.web import MonitorServer
+
+    cams = []
+    for i in range(2):
+        clip = tmp_path / f"cam{i}.mp4"
+        write_clip(clip, n_frames=300, n_faces=1 + i, face_px=70, fps=12)
+        cams.append(RtspServer(clip, free_port()))
+    for cam in cams:
+        cam.start()
+    urls = [f"rtsp://127.0.0.1:{cam.args[3]}/cam" for cam in cams]
+    config = load_config(None, [*FAST, "source.reconnect_initial_s=0.2"])
+    job = MultiJob(urls, config, str(tmp_path / "out"), preview=True)
+    server = MonitorServer(job.pipeline, "127.0.0.1", 0)
+    try:
+        job.start()
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch_persistent_context(
+                str(tmp_path / "profile"),  # a fresh user-data-dir
+                executable_path=CHROMIUM,
+                headless=True,
+                args=CHROMIUM_ARGS,
+                viewport={"width": 1100, "height": 620},
+            )
+            try:
+                page = browser.new_page()
+                page.goto(server.url, wait_until="domcontentloaded")
+
+                def frames(cam: str) -> int:
+                    return int(page.get_attribute(f'.tile[data-cam="{cam}"]', "data-frames") or 0)
+
+                def status(cam: str) -> str | None:
+                    return page.get_attribute(f'.tile[data-cam="{cam}"]', "data-status")
+
+                _wait(
+                    lambda: page.locator(".tile").count() == 2 and min(frames("0"), frames("1")),
+                    20,
+                    "both tiles with frames",
+                )
+                assert status("0") == status("1") == "live"
+                time.sleep(1.0)  # let the MJPEG images fill in
+                boxes = _tile_boxes(page)
+                before_text = page.inner_text(".tile[data-cam='1'] .camstats")
+                shot_a = _screenshot(page)
+                time.sleep(1.0)
+                shot_b = _screenshot(page)
+                for cam, box in boxes.items():
+                    assert box["width"] > 200, f"tile {cam} has a video area"
+                    assert _tile_change(shot_a, shot_b, box) > 0.5, f"tile {cam} is not moving"
+                assert page.inner_text(".tile[data-cam='1'] .camstats") != before_text
+                assert page.locator("#stages tbody tr").count() >= 4  # per-stage stats
+
+                cams[0].kill()  # camera 0 goes dark; camera 1 must carry on
+                _wait(lambda: status("0") == "reconnecting", 15, "camera 0 reconnecting")
+                frames_1 = frames("1")
+                time.sleep(1.5)
+                assert frames("1") > frames_1 and status("1") == "live"
+                assert page.inner_text(".tile[data-cam='0'] .status").lower() == "reconnecting"
+            finally:
+                browser.close()
+    finally:
+        job.pipeline.request_stop()
+        try:
+            summaries = job.finish("interrupted")
+        finally:
+            server.close()
+            for cam in cams:
+                cam.kill()
+    assert summaries[1]["frames_out"] > summaries[0]["frames_out"] > 0
+    assert _streamproc_threads() == []
+
+
+def test_cli_runs_several_inputs(face_clip, silent_clip, tmp_path):
+    from streamproc.cli import main
+
+    listing = tmp_path / "cams.yaml"
+    listing.write_text(f"- {silent_clip}\n")
+    code = main(
+        ["run", str(face_clip[0]), "--inputs", str(listing), "-o", str(tmp_path), "--quiet"]
+        + [arg for kv in FAST for arg in ("--set", kv)]
+    )
+    assert code == 0
+    for name, n in (("faces.enhanced.mp4", 24), ("silent.enhanced.mp4", 12)):
+        assert len(read_frames(tmp_path / name)[0]) == n
+
+
+def test_serve_binds_loopback_by_default():
+    assert load_config(None).serve.host == "127.0.0.1"
