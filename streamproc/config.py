@@ -17,7 +17,7 @@ import yaml
 
 from streamproc.errors import ConfigError
 
-ENHANCE_MODES = ("classical", "generator", "both", "off")
+ENHANCE_MODES = ("auto", "classical", "generator", "both", "off")
 PROVIDERS = ("tensorrt", "cuda", "cpu")
 
 
@@ -86,7 +86,9 @@ class TrackConfig:
 class EnhanceConfig:
     """Which enhancer runs on the face crops and how crops are batched."""
 
-    mode: str = "classical"
+    mode: str = "auto"
+    # mode auto: faces at most this tall (px) go to the generator, larger ones to classical.
+    generator_max_face_px: int = 32
     # Generator ONNX; empty means the model shipped in streamproc/models (if any).
     model: str = ""
     model_sha256: str = ""

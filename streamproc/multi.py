@@ -371,8 +371,19 @@ class MultiPipeline:
         cams = {cam.id: cam for cam in self.cameras}
         active = list(self.cameras)
         start = 0
+        closing: list[Camera] = []  # ended cameras whose writer has not taken the EOS yet
         try:
-            while active and not self.abort.is_set():
+            while (active or closing) and not self.abort.is_set():
+                # Never wait on one camera's writer: hand over the EOS when there is room.
+                for cam in list(closing):
+                    try:
+                        cam.outbox.put_nowait(EOS)
+                        closing.remove(cam)
+                    except queue.Full:
+                        pass
+                if not active:
+                    time.sleep(POLL_S)
+                    continue
                 packets, ended = self._gather(active, start)
                 start += 1
                 if packets:
@@ -384,11 +395,11 @@ class MultiPipeline:
                         cams[packet.source_id].outbox.put_nowait((packet, original))
                 for cam in ended:
                     active.remove(cam)
-                    self._put(cam.outbox, EOS)
+                    closing.append(cam)
         except Exception as err:  # noqa: BLE001 - a shared stage failing stops everything
             self._fail(err)
         finally:
-            for cam in active:
+            for cam in active + closing:
                 self._put_drop_oldest(cam.outbox, EOS, cam.stats)
 
     def _write(self, cam: Camera) -> None:

@@ -186,3 +186,16 @@ def test_large_faces_are_left_alone():
     stage = EnhanceStage(EnhanceConfig(mode="classical", max_face_px=30))
     stage.process(packets)
     assert packets[0].faces[0].enhanced is None
+
+
+def test_auto_mode_routes_small_faces_to_generator(tiny_generator):
+    def run(mode: str, limit: int = 32) -> list[np.ndarray]:
+        cfg = EnhanceConfig(mode=mode, model=str(tiny_generator), generator_max_face_px=limit)
+        packets = EnhanceStage(cfg).process(_packets(1, 2))
+        return [f.enhanced for f in packets[0].faces]
+
+    # _packets() draws 60 px faces: with a 100 px limit both are "small", with 30 none is.
+    for got, want in zip(run("auto", 100), run("generator"), strict=True):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(run("auto", 30), run("classical"), strict=True):
+        np.testing.assert_array_equal(got, want)

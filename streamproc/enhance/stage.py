@@ -37,11 +37,11 @@ class EnhanceStage:
 
     def __init__(self, config: EnhanceConfig) -> None:
         self.config = config
-        self.classical = ClassicalEnhancer(config) if config.mode in ("classical", "both") else None
+        uses_classical = config.mode in ("classical", "both", "auto")
+        uses_generator = config.mode in ("generator", "both", "auto")
+        self.classical = ClassicalEnhancer(config) if uses_classical else None
         self.generator = (
-            GeneratorRunner(resolve_generator(config), config)
-            if config.mode in ("generator", "both")
-            else None
+            GeneratorRunner(resolve_generator(config), config) if uses_generator else None
         )
         self.faces_enhanced = 0
 
@@ -58,15 +58,29 @@ class EnhanceStage:
                 faces.append(face)
         if not faces:
             return packets
-        crops = [f.crop for f in faces]
-        if self.classical is not None:
-            crops = [self.classical(c) for c in crops]
-        if self.generator is not None:
-            crops = self.run_generator(crops)
-        for face, enhanced in zip(faces, crops, strict=True):
-            face.enhanced = enhanced
+        for group, steps in self._plan(faces):
+            crops = [f.crop for f in group]
+            if "classical" in steps:
+                crops = [self.classical(c) for c in crops]
+            if "generator" in steps and crops:
+                crops = self.run_generator(crops)
+            for face, enhanced in zip(group, crops, strict=True):
+                face.enhanced = enhanced
         self.faces_enhanced += len(faces)
         return packets
+
+    def _plan(self, faces: list[Face]) -> list[tuple[list[Face], tuple[str, ...]]]:
+        """Which faces get which enhancer. ``auto``: the generator for small faces, where it
+        beats the classical filters (16-28 px in the evaluation), classical for larger ones,
+        where the generator's smoothing costs detail (see the model card)."""
+        mode = self.config.mode
+        if mode == "auto":
+            limit = self.config.generator_max_face_px
+            small = [f for f in faces if f.height_px <= limit]
+            large = [f for f in faces if f.height_px > limit]
+            return [(small, ("generator",)), (large, ("classical",))]
+        steps = {"classical": ("classical",), "generator": ("generator",)}
+        return [(faces, steps.get(mode, ("classical", "generator")))]
 
     def run_generator(self, crops: list[np.ndarray]) -> list[np.ndarray]:
         runner = self.generator
