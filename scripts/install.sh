@@ -6,13 +6,16 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
 
-# System packages for the live-stream tests (a real RTSP server). Optional for users.
+# System packages for the tests: a real RTSP server (GStreamer), headless Chromium for the
+# monitor page, the ffmpeg CLI (writes a rotation tag). Optional for users.
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ "${STREAMPROC_SKIP_APT:-0}" != 1 ]; then
-  if ! /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0')" 2>/dev/null; then
+  if ! /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0')" 2>/dev/null \
+     || ! command -v chromium >/dev/null || ! command -v ffmpeg >/dev/null; then
     apt-get update -q >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
-      gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav >/dev/null
+      gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav \
+      chromium ffmpeg >/dev/null
   fi
 fi
 

@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from streamproc import __version__
@@ -106,13 +107,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             job.pipeline.abort.set()
         job.pipeline.request_stop()
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: _set_handler(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         job.start()
         _watch(job, quiet=args.quiet)
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            _set_handler(signum, handler)
         status = "interrupted" if stop_requests else "finished"
         summary = job.finish(status)
     if not args.quiet:
@@ -165,10 +166,23 @@ def _watch(job, quiet: bool) -> None:
             live.update(board.render())
 
 
+def _set_handler(signum: int, handler):
+    """Install a signal handler where Python allows it (the main thread); return the old."""
+    if handler is None or threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signum, handler)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")
     os.environ.setdefault("YOLO_VERBOSE", "false")
+    # Until a pipeline runs (and installs its graceful handler), SIGTERM acts as Ctrl-C.
+    previous_term = _set_handler(signal.SIGTERM, _interrupt)
     try:
         args = build_parser().parse_args(argv)
         _setup_logging(getattr(args, "quiet", False))
@@ -194,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+    finally:
+        _set_handler(signal.SIGTERM, previous_term)
 
 
 if __name__ == "__main__":

@@ -36,9 +36,9 @@ def silent_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Long enough (20 s) to interrupt mid-run."""
+    """Long enough (40 s of video) to interrupt mid-run on a fast machine."""
     path = tmp_path_factory.mktemp("clips") / "long.mp4"
-    write_clip(path, n_frames=240, n_faces=1, face_px=80, audio=True)
+    write_clip(path, n_frames=480, n_faces=1, face_px=80, audio=True)
     return path
 
 
