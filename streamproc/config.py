@@ -95,7 +95,8 @@ class EnhanceConfig:
     providers: tuple[str, ...] = ("cpu",)
     # "error": asking for an absent provider fails; "warn": warn once and use the rest.
     missing_provider: str = "error"
-    intra_op_threads: int = 0
+    intra_op_threads: int = 1
+    ort_spin: bool = False
     graph_optimization: str = "all"
     trt_fp16: bool = True
     trt_engine_cache_dir: str = ""

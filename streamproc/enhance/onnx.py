@@ -79,6 +79,10 @@ def create_session(model_path: Path, config: EnhanceConfig) -> ort.InferenceSess
     options = ort.SessionOptions()
     options.graph_optimization_level = GRAPH_LEVELS[config.graph_optimization]
     options.intra_op_num_threads = config.intra_op_threads
+    if not config.ort_spin:
+        # ORT's worker threads busy-wait between runs by default; on a few cores that
+        # steals the CPU the decoder, detector and encoder threads need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     try:
         session = ort.InferenceSession(
