@@ -36,7 +36,7 @@ from streamproc.enhance.stage import EnhanceStage
 from streamproc.errors import OutputError
 from streamproc.manifest import ManifestRecorder, manifest_path
 from streamproc.packet import FramePacket
-from streamproc.pipeline import EOS, POLL_S
+from streamproc.pipeline import EOS, POLL_S, FirstError, put_drop_oldest, put_unless_aborted
 from streamproc.runner import NULL_OUTPUTS, _hash_input, default_output
 from streamproc.sinks import Sink
 from streamproc.sinks.file import FileSink
@@ -196,8 +196,7 @@ class MultiPipeline:
         self.stop = threading.Event()
         self.abort = threading.Event()
         self._wake = threading.Event()
-        self._error: BaseException | None = None
-        self._error_lock = threading.Lock()
+        self._errors = FirstError(self.stop, self.abort)
         self._preview = preview
         self._threads: list[threading.Thread] = []
         self.cameras: list[Camera] = []
@@ -231,34 +230,14 @@ class MultiPipeline:
         self.stop.set()
 
     def _fail(self, err: BaseException) -> None:
-        with self._error_lock:
-            if self._error is None:
-                self._error = err
-        self.stop.set()
-        self.abort.set()
+        self._errors.record(err)
 
     def _put(self, q: queue.Queue, item: object) -> bool:
-        while not self.abort.is_set():
-            try:
-                q.put(item, timeout=POLL_S)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return put_unless_aborted(q, item, self.abort)
 
     @staticmethod
     def _put_drop_oldest(q: queue.Queue, item: object, stats: PipelineStats) -> None:
-        while True:
-            try:
-                q.put_nowait(item)
-                return
-            except queue.Full:
-                try:
-                    dropped = q.get_nowait()
-                    if dropped is not EOS:
-                        stats.dropped += 1
-                except queue.Empty:
-                    continue
+        stats.dropped += put_drop_oldest(q, item)
 
     # -- threads -------------------------------------------------------------------------
     def _read(self, cam: Camera) -> None:
@@ -495,10 +474,10 @@ class MultiPipeline:
             errors += self._close_cameras()
             for cam in self.cameras:
                 cam.stats.finished_s = now
-                cam.stats.status = "failed" if cam.error or self._error else "finished"
-            self.stats.status = "failed" if (self._error or errors) else "finished"
-        if self._error is not None:
-            raise self._error
+                cam.stats.status = "failed" if cam.error or self._errors.error else "finished"
+            self.stats.status = "failed" if (self._errors.error or errors) else "finished"
+        if self._errors.error is not None:
+            raise self._errors.error
         if errors:
             raise errors[0]
 

@@ -39,6 +39,48 @@ EOS = _EndOfStream()
 POLL_S = 0.05
 
 
+def put_unless_aborted(q: queue.Queue, item: object, abort: threading.Event) -> bool:
+    """Blocking put that gives up (returns False) when ``abort`` is set."""
+    while not abort.is_set():
+        try:
+            q.put(item, timeout=POLL_S)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def put_drop_oldest(q: queue.Queue, item: object) -> int:
+    """Put without blocking, dropping the oldest queued frames; returns how many."""
+    dropped = 0
+    while True:
+        try:
+            q.put_nowait(item)
+            return dropped
+        except queue.Full:
+            try:
+                if q.get_nowait() is not EOS:
+                    dropped += 1
+            except queue.Empty:
+                continue
+
+
+class FirstError:
+    """The first error of any thread wins; recording it stops and aborts everything."""
+
+    def __init__(self, stop: threading.Event, abort: threading.Event) -> None:
+        self._lock = threading.Lock()
+        self._stop, self._abort = stop, abort
+        self.error: BaseException | None = None
+
+    def record(self, err: BaseException) -> None:
+        with self._lock:
+            if self.error is None:
+                self.error = err
+        self._stop.set()
+        self._abort.set()
+
+
 @dataclass(frozen=True)
 class Gather:
     """How many frames a worker takes at once, and how long it waits to fill them."""
@@ -71,8 +113,7 @@ class Pipeline:
         self.stats = PipelineStats()
         self.stop = threading.Event()
         self.abort = threading.Event()
-        self._error: BaseException | None = None
-        self._error_lock = threading.Lock()
+        self._errors = FirstError(self.stop, self.abort)
         self._on_written = on_written
         first_size = live_queue_frames if source.live else queue_frames
         self.queues = [queue.Queue(maxsize=first_size)]
@@ -85,33 +126,13 @@ class Pipeline:
         self.stop.set()
 
     def _fail(self, err: BaseException) -> None:
-        with self._error_lock:
-            if self._error is None:
-                self._error = err
-        self.stop.set()
-        self.abort.set()
+        self._errors.record(err)
 
     def _put(self, q: queue.Queue, item: object) -> bool:
-        """Blocking put that gives up when the pipeline aborts."""
-        while not self.abort.is_set():
-            try:
-                q.put(item, timeout=POLL_S)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return put_unless_aborted(q, item, self.abort)
 
-    def _put_drop_oldest(self, q: queue.Queue, item: FramePacket) -> None:
-        while True:
-            try:
-                q.put_nowait(item)
-                return
-            except queue.Full:
-                try:
-                    q.get_nowait()
-                    self.stats.dropped += 1
-                except queue.Empty:
-                    continue
+    def _put_drop_oldest(self, q: queue.Queue, item: object) -> None:
+        self.stats.dropped += put_drop_oldest(q, item)
 
     def _get(self, q: queue.Queue, timeout_s: float | None) -> object | None:
         """Get with a deadline (None = wait until an item or abort)."""
@@ -268,8 +289,8 @@ class Pipeline:
                     closer()
                 except Exception as err:  # noqa: BLE001 - close everything, report the first
                     errors.append(err)
-            self.stats.status = "failed" if (self._error or errors) else "finished"
-        if self._error is not None:
-            raise self._error
+            self.stats.status = "failed" if (self._errors.error or errors) else "finished"
+        if self._errors.error is not None:
+            raise self._errors.error
         if errors:
             raise errors[0]
