@@ -84,15 +84,12 @@ class Job:
             and (self.output.resolve() == in_path.resolve())
         ):
             raise OutputError(f"output {self.output} would overwrite the input")
-        stages_closers: list = []
+        detector = FaceDetector(cfg.detect)
         try:
-            detector = FaceDetector(cfg.detect)
-            stages_closers.append(detector)
             tracker = FaceTracker(cfg.track)
             enhancer = EnhanceStage(cfg.enhance)
         except BaseException:
-            for stage in stages_closers:
-                stage.close()
+            detector.close()
             raise
         self.detector, self.enhancer = detector, enhancer
         generator = enhancer.generator
