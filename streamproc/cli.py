@@ -72,7 +72,40 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("verify", help="re-run a recorded job on the CPU and compare")
     check.add_argument("manifest", type=Path, help="<output>.manifest.json")
     check.add_argument("--input", type=Path, help="the input, if it moved since the run")
+    _add_batch_parser(sub)
     return parser
+
+
+def _add_batch_parser(sub) -> None:
+    batch = sub.add_parser("batch", help="process many files as Ray tasks (local or cluster)")
+    batch.add_argument("inputs", nargs="+", metavar="INPUT", help="video files")
+    batch.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
+    batch.add_argument("--ray-address", help="auto or HOST:PORT (default: a local cluster)")
+    batch.add_argument("--workers", type=int, help="tasks in flight (local: its CPUs)")
+    batch.add_argument("--gpus-per-worker", type=float, default=0.0)
+    batch.add_argument(
+        "--segment-s", type=float, default=0.0, help="cut files at keyframes every S s (0: off)"
+    )
+    batch.add_argument("--max-retries", type=int, default=2)
+    batch.add_argument("--config", type=Path, help="YAML config (see configs/default.yaml)")
+    batch.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V")
+    batch.add_argument("--quiet", action="store_true", help="no summary table")
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from streamproc.batch import BatchOptions, main_batch
+
+    if args.workers is not None and args.workers < 1:
+        raise StreamprocError("--workers must be >= 1")
+    options = BatchOptions(
+        out_dir=args.output,
+        ray_address=args.ray_address,
+        workers=args.workers,
+        gpus_per_worker=args.gpus_per_worker,
+        segment_s=args.segment_s,
+        max_retries=args.max_retries,
+    )
+    return main_batch(args.inputs, load_config(args.config, args.overrides), options, args.quiet)
 
 
 def _setup_logging(quiet: bool) -> None:
@@ -190,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "verify":
             return cmd_verify(args)
+        if args.command == "batch":
+            return cmd_batch(args)
         build_parser().print_help(sys.stderr)
         return EXIT_USAGE
     except StreamprocError as err:

@@ -11,8 +11,8 @@ import hashlib
 import json
 import os
 import platform
+import tempfile
 import time
-from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -44,32 +44,39 @@ def manifest_path(output: Path) -> Path:
     return output.with_name(output.name + ".manifest.json")
 
 
-@dataclass
 class ManifestRecorder:
-    """Collects per-frame records from the writer thread; writes the JSON at the end."""
+    """Collects per-frame records from the writer thread; writes the JSON at the end.
 
-    frames: list[dict[str, Any]] = field(default_factory=list)
+    Records are spooled to an anonymous temporary file, not kept in memory: a camera
+    recorded for weeks makes millions of them (the 10-minute soak showed the in-memory
+    list as steady RSS growth). The final manifest streams them back in.
+    """
+
+    def __init__(self) -> None:
+        # Lives as long as the recorder; close() (or garbage collection) deletes it.
+        self._spool = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115
+        self.count = 0
 
     def record(self, packet: FramePacket) -> None:
         pixels = np.ascontiguousarray(packet.image)
-        self.frames.append(
-            {
-                "index": packet.index,
-                "pts": packet.pts,
-                # The frame as handed to the encoder: encoder-independent, so `verify` can
-                # compare a re-run frame by frame even where encoders differ.
-                "frame_sha256": hashlib.sha256(pixels.data).hexdigest()[:32],
-                "faces": [
-                    {
-                        "box": [round(float(v), 1) for v in face.box_xyxy],
-                        "score": round(face.score, 3),
-                        "track_id": face.track_id,
-                        "enhanced": face.enhanced is not None,
-                    }
-                    for face in packet.faces
-                ],
-            }
-        )
+        record = {
+            "index": packet.index,
+            "pts": packet.pts,
+            # The frame as handed to the encoder: encoder-independent, so `verify` can
+            # compare a re-run frame by frame even where encoders differ.
+            "frame_sha256": hashlib.sha256(pixels.data).hexdigest()[:32],
+            "faces": [
+                {
+                    "box": [round(float(v), 1) for v in face.box_xyxy],
+                    "score": round(face.score, 3),
+                    "track_id": face.track_id,
+                    "enhanced": face.enhanced is not None,
+                }
+                for face in packet.faces
+            ],
+        }
+        self._spool.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self.count += 1
 
     def write(self, path: Path, header: dict[str, Any], outputs: list[Path]) -> None:
         doc = {
@@ -78,8 +85,17 @@ class ManifestRecorder:
             "versions": versions(),
             **header,
             "outputs": [{"path": p.name, "sha256": sha256_file(p)} for p in outputs if p.is_file()],
-            "frames": self.frames,
         }
+        head = json.dumps(doc, indent=1)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(doc, indent=1))
+        with open(tmp, "w", encoding="utf-8") as out:
+            out.write(head[:-2] + ',\n "frames": [')
+            self._spool.seek(0)
+            for n, line in enumerate(self._spool):
+                out.write(("\n  " if n == 0 else ",\n  ") + line.rstrip("\n"))
+            self._spool.seek(0, os.SEEK_END)
+            out.write("\n ]\n}\n")
         os.replace(tmp, path)
+
+    def close(self) -> None:
+        self._spool.close()

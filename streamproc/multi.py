@@ -630,7 +630,10 @@ class MultiJob:
         }
         out = cam.output
         outputs = [out] if out.is_file() else sorted(getattr(cam.sinks[0], "written", []))
-        cam.recorder.write(manifest_path(out), header, outputs)
+        try:
+            cam.recorder.write(manifest_path(out), header, outputs)
+        finally:
+            cam.recorder.close()
 
 
 def run_multi(

@@ -184,6 +184,7 @@ class Job:
             except OSError as err:
                 # Keep the first error (often the same full disk) as the one reported.
                 error = error or _write_error(manifest_path(self.output), err)
+        self.recorder.close()
         if error is not None:
             raise error
         return summary

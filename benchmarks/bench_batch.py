@@ -1,0 +1,70 @@
+"""Throughput of ``streamproc batch`` (frames/s) with 1 and 2 Ray workers on synthetic clips.
+
+    python -m benchmarks.bench_batch --clips 4 --frames 96 --workers 1 2
+
+Wall time includes starting and stopping the local Ray cluster and each worker's first
+model load, which is what a user of the command waits for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_AUTOINSTALL", "false")
+os.environ.setdefault("YOLO_VERBOSE", "false")
+
+
+def make_clips(folder: Path, count: int, frames: int) -> list[Path]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from synth import write_clip
+
+    paths = []
+    for i in range(count):
+        paths.append(folder / f"clip{i}.mp4")
+        write_clip(paths[-1], n_frames=frames, n_faces=1 + i % 2, face_px=80)
+    return paths
+
+
+def run(clips: list[Path], workers: int, out_dir: Path, overrides: list[str]) -> dict:
+    from streamproc.batch import BatchOptions, run_batch
+    from streamproc.config import load_config
+
+    options = BatchOptions(out_dir=out_dir, workers=workers)
+    start = time.monotonic()
+    results = run_batch(map(str, clips), load_config(None, overrides), options)
+    wall_s = time.monotonic() - start
+    frames = sum(r.frames for r in results)
+    assert all(r.status == "finished" for r in results), [r.error for r in results]
+    return {
+        "workers": workers,
+        "frames": frames,
+        "wall_s": round(wall_s, 2),
+        "frames_per_s": round(frames / wall_s, 2),
+        "task_fps": [r.fps for r in results],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", type=int, default=4)
+    parser.add_argument("--frames", type=int, default=96)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--set", dest="overrides", action="append", default=["detect.imgsz=320"])
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        clips = make_clips(Path(tmp), args.clips, args.frames)
+        rows = [run(clips, n, Path(tmp) / f"out{n}", args.overrides) for n in args.workers]
+    for row in rows:
+        print(json.dumps(row))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,354 @@
+"""``streamproc batch``: a footage archive through the same pipeline, one Ray task per file.
+
+Each input runs ``streamproc.runner.Job`` inside a Ray task, so a laptop (a local Ray
+cluster started here) and a real cluster (``--ray-address``) share one code path. The
+driver only schedules and collects: outputs and manifests are written by the tasks into
+OUTDIR (which must be shared storage on a multi-host cluster), the summary by the driver.
+
+Work is resumable by manifest: an output whose manifest says ``finished``, whose output
+sha256 matches the file on disk and whose input and config hashes match this run is
+skipped. A failed task is retried (``max_retries``: worker crashes and unexpected errors)
+and then reported with its error, never dropped. Bad input (a ``StreamprocError``) is not
+retried: it would fail the same way again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from streamproc.config import Config, config_from_dict, config_to_dict, dump_config
+from streamproc.enhance.model_meta import sha256_file
+from streamproc.errors import StreamprocError
+from streamproc.manifest import manifest_path
+
+FINISHED, SKIPPED, FAILED = "finished", "skipped", "failed"
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+# Ray must not phone home or print banners: CCTV archives are often on closed networks.
+RAY_ENV = {
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_DISABLE_IMPORT_WARNING": "1",
+    "RAY_DEDUP_LOGS": "0",
+    "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0",
+}
+WORKER_ENV = {"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "false", "YOLO_VERBOSE": "false"}
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How the batch is scheduled. ``workers`` caps the tasks in flight (None: cluster's)."""
+
+    out_dir: Path
+    ray_address: str | None = None
+    workers: int | None = None
+    gpus_per_worker: float = 0.0
+    segment_s: float = 0.0
+    max_retries: int = 2
+
+
+@dataclass
+class FileResult:
+    """One input's outcome, as it appears in summary.json."""
+
+    input: str
+    output: str
+    status: str
+    frames: int = 0
+    faces: int = 0
+    elapsed_s: float = 0.0
+    fps: float = 0.0
+    error: str | None = None
+    bad_input: bool = False
+    segments: int = 0
+    frame_sha256: list[str] = field(default_factory=list, repr=False)
+
+
+def output_for(spec: str, out_dir: Path) -> Path:
+    return out_dir / f"{Path(spec).stem}.enhanced.mp4"
+
+
+def config_sha256(config: Config) -> str:
+    return hashlib.sha256(dump_config(config).encode()).hexdigest()
+
+
+def finished_manifest(output: Path, spec: str, config: Config) -> dict | None:
+    """The manifest of a finished, intact run of this input with this config, else None."""
+    try:
+        doc = json.loads(manifest_path(output).read_text())
+    except (OSError, ValueError):
+        return None
+    if doc.get("status") != FINISHED or doc.get("config_sha256") != config_sha256(config):
+        return None
+    outputs = doc.get("outputs") or []
+    for entry in outputs:
+        path = output.parent / entry.get("path", "")
+        if not path.is_file() or sha256_file(path) != entry.get("sha256"):
+            return None
+    recorded_input = (doc.get("input") or {}).get("sha256")
+    if not outputs or not Path(spec).is_file() or recorded_input != sha256_file(Path(spec)):
+        return None
+    return doc
+
+
+def result_from_manifest(spec: str, output: Path, doc: dict, status: str) -> FileResult:
+    stats = doc.get("stats") or {}
+    frames = doc.get("frames") or []
+    return FileResult(
+        input=spec,
+        output=str(output),
+        status=status,
+        frames=int(stats.get("frames_out", len(frames))),
+        faces=int(stats.get("faces_enhanced", 0)),
+        elapsed_s=float(stats.get("elapsed_s", 0.0)),
+        fps=float(stats.get("fps", 0.0)),
+        segments=len(doc.get("segments") or []),
+        frame_sha256=[f["frame_sha256"] for f in frames],
+    )
+
+
+def run_job(spec: str, config_data: dict, output: str) -> dict:
+    """The Ray task body: one input through one ``Job``. Returns the stats summary.
+
+    Bad input comes back as a result (not retried); anything else raises, so Ray retries.
+    """
+    for key, value in WORKER_ENV.items():
+        os.environ.setdefault(key, value)
+    from streamproc.runner import Job
+
+    try:
+        job = Job(spec, config_from_dict(config_data), Path(output))
+        job.start()
+        job.pipeline.join()
+        summary = job.finish(FINISHED)
+    except StreamprocError as err:
+        return {"error": " ".join(str(err).split()), "bad_input": True}
+    return {"summary": summary}
+
+
+def _init_ray(options: BatchOptions) -> Any:
+    for key, value in RAY_ENV.items():
+        os.environ.setdefault(key, value)
+    import ray
+
+    common = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+    if options.ray_address:
+        ray.init(address=options.ray_address, **common)
+    else:
+        # GPUs are detected only when asked for, so a CPU run never touches CUDA.
+        num_gpus = None if options.gpus_per_worker > 0 else 0
+        ray.init(num_cpus=options.workers or os.cpu_count() or 1, num_gpus=num_gpus, **common)
+    return ray
+
+
+def run_batch(
+    specs: Iterable[str],
+    config: Config,
+    options: BatchOptions,
+    task: Callable[[str, dict, str], dict] = run_job,
+    on_result: Callable[[FileResult], None] | None = None,
+) -> list[FileResult]:
+    """Process every input (resuming finished ones); always shuts Ray down."""
+    specs = list(specs)
+    options.out_dir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, FileResult] = {}
+    todo: list[tuple[str, Path]] = []
+    for spec in specs:
+        output = output_for(spec, options.out_dir)
+        doc = finished_manifest(output, spec, config)
+        if doc is not None:
+            results[spec] = result_from_manifest(spec, output, doc, SKIPPED)
+            if on_result:
+                on_result(results[spec])
+        else:
+            todo.append((spec, output))
+    if todo:
+        ray = _init_ray(options)
+        try:
+            for result in _schedule(ray, todo, config, options, task):
+                results[result.input] = result
+                if on_result:
+                    on_result(result)
+        finally:
+            ray.shutdown()
+    return [results[spec] for spec in specs]
+
+
+def _schedule(ray, todo, config, options, task) -> Iterable[FileResult]:
+    """Submit tasks (at most ``workers`` in flight) and yield results as they finish."""
+    from streamproc import batch_segments
+
+    remote = ray.remote(task).options(
+        num_cpus=1,
+        num_gpus=options.gpus_per_worker,
+        max_retries=options.max_retries,
+        retry_exceptions=True,
+    )
+    config_data = config_to_dict(config)
+    # A unit is a whole file, or one segment of a long file; segments are joined at the end.
+    units: list[tuple[str, str, str]] = []  # (spec, unit_input, unit_output)
+    plans: dict[str, batch_segments.SegmentPlan] = {}
+    failed: dict[str, FileResult] = {}
+    for spec, output in todo:
+        if options.segment_s > 0:
+            try:
+                plan = batch_segments.split(Path(spec), output, options.segment_s)
+            except StreamprocError as err:
+                failed[spec] = _failed(spec, output, str(err), bad_input=True)
+                continue
+            if plan is not None:
+                plans[spec] = plan
+                pairs = zip(plan.inputs, plan.outputs, strict=True)
+                units += [(spec, str(seg_in), str(seg_out)) for seg_in, seg_out in pairs]
+                continue
+        units.append((spec, spec, str(output)))
+    yield from failed.values()
+    limit = options.workers or len(units) or 1
+    pending: dict[Any, tuple[str, str, str]] = {}
+    unit_results: dict[str, list[dict]] = {}
+    queue = list(units)
+    while queue or pending:
+        while queue and len(pending) < limit:
+            unit = queue.pop(0)
+            pending[remote.remote(unit[1], config_data, unit[2])] = unit
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        spec, _, unit_out = pending.pop(ready[0])
+        try:
+            value = ray.get(ready[0])
+        except Exception as err:  # noqa: BLE001 - Ray wraps task and worker errors
+            value = {"error": f"{type(err).__name__}: {_first_line(err)}", "bad_input": False}
+        if spec not in plans:
+            yield _from_value(spec, Path(unit_out), value)
+            continue
+        unit_results.setdefault(spec, []).append(value)
+        if len(unit_results[spec]) == len(plans[spec].outputs):
+            yield _join(spec, plans[spec], unit_results[spec])
+
+
+def _join(spec: str, plan, values: list[dict]) -> FileResult:
+    from streamproc import batch_segments
+
+    errors = [v for v in values if "error" in v]
+    if errors:
+        bad = all(v.get("bad_input") for v in errors)
+        return _failed(spec, plan.output, errors[0]["error"], bad_input=bad)
+    try:
+        doc = batch_segments.join(plan, Path(spec))
+    except (StreamprocError, OSError, ValueError) as err:
+        return _failed(spec, plan.output, f"join failed: {err}")
+    return result_from_manifest(spec, plan.output, doc, FINISHED)
+
+
+def _from_value(spec: str, output: Path, value: dict) -> FileResult:
+    if "error" in value:
+        return _failed(spec, output, value["error"], value.get("bad_input", False))
+    try:
+        doc = json.loads(manifest_path(output).read_text())
+    except (OSError, ValueError) as err:
+        return _failed(spec, output, f"no manifest after the run: {err}")
+    return result_from_manifest(spec, output, doc, FINISHED)
+
+
+def _failed(spec: str, output: Path, error: str, bad_input: bool = False) -> FileResult:
+    return FileResult(spec, str(output), FAILED, error=error, bad_input=bad_input)
+
+
+def _first_line(err: BaseException) -> str:
+    """Ray errors carry whole remote tracebacks; the summary wants the cause, on one line."""
+    cause = getattr(err, "cause", None)
+    text = str(cause) if cause is not None else str(err)
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else type(err).__name__
+
+
+def exit_code(results: list[FileResult]) -> int:
+    failed = [r for r in results if r.status == FAILED]
+    if not failed:
+        return EXIT_OK
+    return EXIT_BAD_INPUT if all(r.bad_input for r in failed) else EXIT_FAILED
+
+
+def totals(results: list[FileResult], wall_s: float) -> dict[str, Any]:
+    done = [r for r in results if r.status != FAILED]
+    frames = sum(r.frames for r in results if r.status == FINISHED)
+    return {
+        "files": len(results),
+        "finished": sum(r.status == FINISHED for r in results),
+        "skipped": sum(r.status == SKIPPED for r in results),
+        "failed": sum(r.status == FAILED for r in results),
+        "frames": sum(r.frames for r in done),
+        "faces": sum(r.faces for r in done),
+        "wall_s": round(wall_s, 3),
+        # Throughput of this run: frames processed now (not skipped) per wall second.
+        "fps": round(frames / wall_s, 2) if wall_s > 0 else 0.0,
+    }
+
+
+def write_summary(out_dir: Path, results: list[FileResult], wall_s: float) -> dict[str, Any]:
+    """summary.json (everything but per-frame hashes) and summary.md (the table)."""
+    files = []
+    for r in results:
+        row = asdict(r)
+        row.pop("frame_sha256")
+        files.append(row)
+    doc = {"totals": totals(results, wall_s), "files": files}
+    (out_dir / "summary.json").write_text(json.dumps(doc, indent=1))
+    lines = [
+        "| input | status | frames | faces | fps | error |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for r in results:
+        error = (r.error or "").replace("|", "\\|")
+        lines.append(
+            f"| {Path(r.input).name} | {r.status} | {r.frames} | {r.faces} | {r.fps:.1f} "
+            f"| {error} |"
+        )
+    t = doc["totals"]
+    lines.append(
+        f"\n{t['files']} files: {t['finished']} finished, {t['skipped']} skipped, "
+        f"{t['failed']} failed; {t['frames']} frames, {t['faces']} faces; "
+        f"{t['fps']:.1f} frames/s over {t['wall_s']:.1f} s\n"
+    )
+    (out_dir / "summary.md").write_text("\n".join(lines))
+    return doc
+
+
+def print_summary(doc: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="streamproc batch")
+    for name in ("input", "status", "frames", "faces", "fps", "error"):
+        table.add_column(name, justify="right" if name in ("frames", "faces", "fps") else "left")
+    style = {FINISHED: "green", SKIPPED: "cyan", FAILED: "red"}
+    for row in doc["files"]:
+        table.add_row(
+            Path(row["input"]).name,
+            f"[{style[row['status']]}]{row['status']}[/]",
+            str(row["frames"]),
+            str(row["faces"]),
+            f"{row['fps']:.1f}",
+            row["error"] or "",
+        )
+    t = doc["totals"]
+    table.caption = (
+        f"{t['files']} files, {t['failed']} failed, {t['frames']} frames, {t['faces']} faces, "
+        f"{t['fps']:.1f} frames/s"
+    )
+    Console(stderr=True).print(table)
+
+
+def main_batch(specs: list[str], config: Config, options: BatchOptions, quiet: bool) -> int:
+    if not specs:
+        raise StreamprocError("batch needs at least one input file")
+    start = time.monotonic()
+    results = run_batch(specs, config, options)
+    doc = write_summary(options.out_dir, results, time.monotonic() - start)
+    if not quiet:
+        print_summary(doc)
+    return exit_code(results)

@@ -1,0 +1,145 @@
+"""``streamproc batch``: Ray tasks on a local 2-CPU cluster give the single-process frames."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import pytest
+from conftest import FAST
+from synth import read_frames, scene_frame, write_clip
+
+from streamproc import batch
+from streamproc.cli import main
+from streamproc.config import config_to_dict, load_config
+
+ray = pytest.importorskip("ray")
+
+
+def _hashes(output: Path) -> list[str]:
+    doc = json.loads(Path(f"{output}.manifest.json").read_text())
+    assert doc["status"] == "finished"
+    return [f["frame_sha256"] for f in doc["frames"]]
+
+
+def _single_process(spec: Path, overrides: list[str], out_dir: Path) -> list[str]:
+    output = out_dir / f"{spec.stem}.single.mp4"
+    value = batch.run_job(str(spec), config_to_dict(load_config(None, overrides)), str(output))
+    assert "summary" in value, value
+    return _hashes(output)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("batch_clips")
+    paths = []
+    for i in range(4):
+        paths.append(folder / f"cam{i}.mp4")
+        write_clip(paths[-1], n_frames=12, n_faces=1 + i % 2, face_px=70 + 5 * i)
+    return paths
+
+
+def test_batch_matches_single_process_resumes_and_reports_bad_input(clips, tmp_path, capsys):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"")
+    out = tmp_path / "out"
+    args = ["batch", *map(str, clips), str(bad), "-o", str(out), "--workers", "2", "--quiet"]
+    args += [a for o in FAST for a in ("--set", o)]
+
+    assert main(args) == 2  # one bad input: reported, the others finish
+    summary = json.loads((out / "summary.json").read_text())
+    status = {Path(f["input"]).name: f for f in summary["files"]}
+    assert [status[c.name]["status"] for c in clips] == ["finished"] * 4
+    assert status["broken.mp4"]["status"] == "failed"
+    assert "broken.mp4" in status["broken.mp4"]["error"]
+    assert summary["totals"]["frames"] == 48 and summary["totals"]["failed"] == 1
+    assert "| broken.mp4 | failed |" in (out / "summary.md").read_text()
+    for clip in clips:
+        batched = _hashes(out / f"{clip.stem}.enhanced.mp4")
+        assert len(batched) == 12
+        assert batched == _single_process(clip, FAST, tmp_path)
+
+    assert main(args) == 2  # re-run: finished work is skipped, the bad input fails again
+    again = json.loads((out / "summary.json").read_text())
+    assert [f["status"] for f in again["files"]] == ["skipped"] * 4 + ["failed"]
+    assert again["totals"]["frames"] == 48
+
+
+def crash_once(spec: str, config_data: dict, output: str) -> dict:
+    """Kills its worker process on the first attempt, as a node or OOM kill would."""
+    marker = Path(output).with_name(Path(output).name + ".crashed")
+    if not marker.exists():
+        marker.write_text(str(os.getpid()))
+        os._exit(1)
+    return batch.run_job(spec, config_data, output)
+
+
+def test_killed_worker_is_retried_and_the_batch_completes(clips, tmp_path):
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    config = load_config(None, FAST)
+    options = batch.BatchOptions(out_dir=tmp_path, workers=2, max_retries=2)
+    results = batch.run_batch(map(str, clips[:2]), config, options, task=crash_once)
+    assert [r.status for r in results] == ["finished", "finished"]
+    assert [len(r.frame_sha256) for r in results] == [12, 12]
+    for clip in clips[:2]:  # really crashed once each, then re-ran in a fresh worker
+        assert (tmp_path / f"{clip.stem}.enhanced.mp4.crashed").exists()
+
+    options = batch.BatchOptions(out_dir=tmp_path / "noretry", workers=2, max_retries=0)
+    (failed,) = batch.run_batch([str(clips[2])], config, options, task=crash_once)
+    assert failed.status == "failed" and failed.error  # reported, never dropped
+    assert batch.exit_code([failed]) == 1
+
+
+def _write_gop_clip(path: Path, n_frames: int, gop: int, fps: int = 12) -> None:
+    """Like synth.write_clip, with a keyframe every ``gop`` frames (cut points)."""
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.codec_context.gop_size = gop
+        stream.options = {"crf": "18", "preset": "ultrafast", "x264-params": "scenecut=0"}
+        for i in range(n_frames):
+            image, _ = scene_frame(i, 320, 240, 1, 80)
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def test_segments_join_without_reencode_to_the_unsplit_frames(tmp_path):
+    clip = tmp_path / "long.mp4"
+    _write_gop_clip(clip, n_frames=16, gop=4)
+    # Each segment has its own tracker: frame-exact joins need per-frame-independent work.
+    overrides = [*FAST, "track.enabled=false", "detect.every_n_frames=1"]
+    config = load_config(None, overrides)
+    options = batch.BatchOptions(out_dir=tmp_path / "out", workers=2, segment_s=0.3)
+    (result,) = batch.run_batch([str(clip)], config, options)
+    assert result.status == "finished", result.error
+    assert result.segments == 4  # cut at each keyframe: frames 0, 4, 8, 12
+    assert result.frame_sha256 == _single_process(clip, overrides, tmp_path)
+
+    joined = Path(result.output)
+    frames, pts, _ = read_frames(joined)
+    assert len(frames) == 16
+    assert pts == sorted(pts) and len(set(pts)) == 16
+    steps = {b - a for a, b in zip(pts[:-1], pts[1:], strict=True)}
+    assert len(steps) == 1  # continuous: no gap or overlap at the joins
+    # No re-encode: the joined packets are the segment outputs' packets, byte for byte.
+    seg_dir = joined.parent / ".segments" / "long.enhanced"
+    seg_bytes = []
+    for seg in sorted(seg_dir.glob("out*.mp4")):
+        with av.open(str(seg)) as c:
+            seg_bytes += [bytes(p) for p in c.demux(c.streams.video[0]) if p.size]
+    with av.open(str(joined)) as c:
+        assert [bytes(p) for p in c.demux(c.streams.video[0]) if p.size] == seg_bytes
+
+    # Resume works on joined outputs too.
+    (again,) = batch.run_batch([str(clip)], config, options)
+    assert again.status == "skipped" and again.frame_sha256 == result.frame_sha256
