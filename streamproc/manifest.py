@@ -71,6 +71,7 @@ class ManifestRecorder:
                     "score": round(face.score, 3),
                     "track_id": face.track_id,
                     "enhanced": face.enhanced is not None,
+                    "enhancer": face.enhancer or None,
                 }
                 for face in packet.faces
             ],

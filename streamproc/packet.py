@@ -23,6 +23,7 @@ class Face:
     crop_box: tuple[int, int, int, int] | None = None
     crop: np.ndarray | None = None
     enhanced: np.ndarray | None = None
+    enhancer: str = ""  # what made ``enhanced``: "classical", "generator", "classical+generator"
 
     def __post_init__(self) -> None:
         self.box_xyxy = np.asarray(self.box_xyxy, dtype=np.float32).reshape(4)

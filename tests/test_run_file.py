@@ -84,6 +84,8 @@ def test_manifest_and_resolved_config(face_clip, classical_run):
     assert "not evidence" in manifest["notice"]
     assert len(manifest["frames"]) == 24
     assert manifest["stats"]["frames_out"] == 24
+    # Faces of ~60 px are above auto mode's generator limit: the classical filters ran.
+    assert {f["enhancer"] for fr in manifest["frames"] for f in fr["faces"]} == {"classical"}
     ids = {f["track_id"] for fr in manifest["frames"][2:] for f in fr["faces"]}
     assert len(ids) == 2 and -1 not in ids  # two faces, two stable tracks
     resolved = Path(str(classical_run) + ".config.yaml").read_text()

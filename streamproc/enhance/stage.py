@@ -66,6 +66,7 @@ class EnhanceStage:
                 crops = self.run_generator(crops)
             for face, enhanced in zip(group, crops, strict=True):
                 face.enhanced = enhanced
+                face.enhancer = "+".join(steps)
         self.faces_enhanced += len(faces)
         return packets
 
