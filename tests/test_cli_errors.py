@@ -215,7 +215,9 @@ def test_signal_during_startup_is_clean(tmp_path, long_clip, signum):
     time.sleep(1.5)  # imports and model loading: before any frame
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    # Usually 130 via our handler; while native libraries are still loading, Python may
+    # instead end the process by the signal itself. Either way: no traceback, no hang.
+    assert proc.returncode in (130, -signal.SIGINT, -signum), err
     assert "Traceback" not in err
     if out.exists() and out.stat().st_size:
         read_frames(out)  # whatever was written is playable
