@@ -36,7 +36,14 @@ from streamproc.enhance.stage import EnhanceStage
 from streamproc.errors import OutputError
 from streamproc.manifest import ManifestRecorder, manifest_path
 from streamproc.packet import FramePacket
-from streamproc.pipeline import EOS, POLL_S, FirstError, put_drop_oldest, put_unless_aborted
+from streamproc.pipeline import (
+    EOS,
+    POLL_S,
+    FirstError,
+    Threads,
+    put_drop_oldest,
+    put_unless_aborted,
+)
 from streamproc.runner import NULL_OUTPUTS, _hash_input, default_output
 from streamproc.sinks import Sink
 from streamproc.sinks.file import FileSink
@@ -198,7 +205,7 @@ class MultiPipeline:
         self._wake = threading.Event()
         self._errors = FirstError(self.stop, self.abort)
         self._preview = preview
-        self._threads: list[threading.Thread] = []
+        self._threads = Threads()
         self.cameras: list[Camera] = []
         taken: set[Path] = set()
         try:
@@ -421,28 +428,17 @@ class MultiPipeline:
     def start(self) -> None:
         now = time.monotonic()
         self.stats.status, self.stats.started_s = "running", now
-        targets: list[tuple[str, Any, tuple]] = []
         for cam in self.cameras:
             cam.stats.status, cam.stats.started_s = "running", now
-            targets += [(f"read-{cam.id}", self._read, (cam,))]
-            targets += [(f"write-{cam.id}", self._write, (cam,))]
-        targets.append(("shared-worker", self._work, ()))
-        for name, target, args in targets:
-            thread = threading.Thread(
-                target=target, args=args, name=f"streamproc-{name}", daemon=True
-            )
-            self._threads.append(thread)
-            thread.start()
+            self._threads.start(f"read-{cam.id}", self._read, cam)
+            self._threads.start(f"write-{cam.id}", self._write, cam)
+        self._threads.start("shared-worker", self._work)
 
     def alive(self) -> bool:
-        return any(t.is_alive() for t in self._threads)
+        return self._threads.alive()
 
     def join(self, timeout_s: float | None = None) -> bool:
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        for thread in self._threads:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            thread.join(remaining)
-        return not self.alive()
+        return self._threads.join(timeout_s)
 
     def _close_cameras(self) -> list[BaseException]:
         errors: list[BaseException] = []

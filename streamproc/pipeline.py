@@ -65,6 +65,29 @@ def put_drop_oldest(q: queue.Queue, item: object) -> int:
                 continue
 
 
+class Threads:
+    """The named daemon threads of one pipeline: started together, watched, joined."""
+
+    def __init__(self) -> None:
+        self._threads: list[threading.Thread] = []
+
+    def start(self, name: str, target: Callable[..., None], *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, name=f"streamproc-{name}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def alive(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    def join(self, timeout_s: float | None = None) -> bool:
+        """Join all, sharing one deadline; True when none is left running."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        for thread in self._threads:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            thread.join(remaining)
+        return not self.alive()
+
+
 class FirstError:
     """The first error of any thread wins; recording it stops and aborts everything."""
 
@@ -118,7 +141,7 @@ class Pipeline:
         first_size = live_queue_frames if source.live else queue_frames
         self.queues = [queue.Queue(maxsize=first_size)]
         self.queues += [queue.Queue(maxsize=queue_frames) for _ in self.workers]
-        self._threads: list[threading.Thread] = []
+        self._threads = Threads()
 
     # -- control -------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -240,16 +263,10 @@ class Pipeline:
     def start(self) -> None:
         self.stats.status = "running"
         self.stats.started_s = time.monotonic()
-        targets = [("read", self._read, ())]
+        self._threads.start("read", self._read)
         for i, worker in enumerate(self.workers):
-            targets.append((worker.name, self._work, (worker, self.queues[i], self.queues[i + 1])))
-        targets.append(("write", self._write, (self.queues[-1],)))
-        for name, target, args in targets:
-            thread = threading.Thread(
-                target=target, args=args, name=f"streamproc-{name}", daemon=True
-            )
-            self._threads.append(thread)
-            thread.start()
+            self._threads.start(worker.name, self._work, worker, self.queues[i], self.queues[i + 1])
+        self._threads.start("write", self._write, self.queues[-1])
 
     def queue_depths(self) -> dict[str, int]:
         """Frames waiting in front of each worker and of the writer."""
@@ -257,14 +274,10 @@ class Pipeline:
         return {name: q.qsize() for name, q in zip(names, self.queues, strict=True)}
 
     def alive(self) -> bool:
-        return any(t.is_alive() for t in self._threads)
+        return self._threads.alive()
 
     def join(self, timeout_s: float | None = None) -> bool:
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        for thread in self._threads:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            thread.join(remaining)
-        return not self.alive()
+        return self._threads.join(timeout_s)
 
     def finish_without_start(self) -> None:
         """Release stages, sinks and source of a pipeline that never started."""
