@@ -153,27 +153,19 @@ def test_unknown_flag(capsys):
     assert "unrecognized arguments" in one_line_error(capsys, code)
 
 
+def start_run(clip: Path, out: Path) -> subprocess.Popen:
+    """`streamproc run` in its own process, so that it can be signalled."""
+    cmd = [sys.executable, "-m", "streamproc.cli", "run", str(clip), "-o", str(out), "--quiet"]
+    return subprocess.Popen([*cmd, *SETS], stderr=subprocess.PIPE, text=True)
+
+
 @pytest.mark.parametrize(
     ("signum", "extra_delay_s"),
     [(signal.SIGINT, 0.0), (signal.SIGTERM, 0.0), (signal.SIGINT, 0.5), (signal.SIGTERM, 1.0)],
 )
 def test_signal_mid_run_leaves_playable_file(tmp_path, long_clip, signum, extra_delay_s):
     out = tmp_path / "cut.mp4"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamproc.cli",
-            "run",
-            str(long_clip),
-            "-o",
-            str(out),
-            "--quiet",
-            *SETS,
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_run(long_clip, out)
     manifest = Path(str(out) + ".manifest.json")
     deadline = time.monotonic() + 60
     # Wait until the first fragment is on disk, then interrupt (now or a bit later).
@@ -197,21 +189,7 @@ def test_signal_mid_run_leaves_playable_file(tmp_path, long_clip, signum, extra_
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_signal_during_startup_is_clean(tmp_path, long_clip, signum):
     out = tmp_path / "early.mp4"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamproc.cli",
-            "run",
-            str(long_clip),
-            "-o",
-            str(out),
-            "--quiet",
-            *SETS,
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_run(long_clip, out)
     time.sleep(1.5)  # imports and model loading: before any frame
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
