@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from streamproc.cluster import first_line, init_ray, worker_env
 from streamproc.config import Config, config_from_dict, config_to_dict, dump_config
 from streamproc.enhance.model_meta import sha256_file
 from streamproc.errors import StreamprocError
@@ -30,14 +31,6 @@ from streamproc.manifest import manifest_path
 
 FINISHED, SKIPPED, FAILED = "finished", "skipped", "failed"
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-# Ray must not phone home or print banners: CCTV archives are often on closed networks.
-RAY_ENV = {
-    "RAY_USAGE_STATS_ENABLED": "0",
-    "RAY_DISABLE_IMPORT_WARNING": "1",
-    "RAY_DEDUP_LOGS": "0",
-    "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0",
-}
-WORKER_ENV = {"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "false", "YOLO_VERBOSE": "false"}
 
 
 @dataclass(frozen=True)
@@ -117,8 +110,7 @@ def run_job(spec: str, config_data: dict, output: str) -> dict:
 
     Bad input comes back as a result (not retried); anything else raises, so Ray retries.
     """
-    for key, value in WORKER_ENV.items():
-        os.environ.setdefault(key, value)
+    worker_env()
     from streamproc.runner import Job
 
     try:
@@ -132,18 +124,9 @@ def run_job(spec: str, config_data: dict, output: str) -> dict:
 
 
 def _init_ray(options: BatchOptions) -> Any:
-    for key, value in RAY_ENV.items():
-        os.environ.setdefault(key, value)
-    import ray
-
-    common = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
-    if options.ray_address:
-        ray.init(address=options.ray_address, **common)
-    else:
-        # GPUs are detected only when asked for, so a CPU run never touches CUDA.
-        num_gpus = None if options.gpus_per_worker > 0 else 0
-        ray.init(num_cpus=options.workers or os.cpu_count() or 1, num_gpus=num_gpus, **common)
-    return ray
+    # GPUs are detected only when asked for, so a CPU run never touches CUDA.
+    num_gpus = None if options.gpus_per_worker > 0 else 0
+    return init_ray(options.ray_address, options.workers or os.cpu_count() or 1, num_gpus)
 
 
 def run_batch(
@@ -221,7 +204,7 @@ def _schedule(ray, todo, config, options, task) -> Iterable[FileResult]:
         try:
             value = ray.get(ready[0])
         except Exception as err:  # noqa: BLE001 - Ray wraps task and worker errors
-            value = {"error": f"{type(err).__name__}: {_first_line(err)}", "bad_input": False}
+            value = {"error": f"{type(err).__name__}: {first_line(err)}", "bad_input": False}
         if spec not in plans:
             yield _from_value(spec, Path(unit_out), value)
             continue
@@ -256,14 +239,6 @@ def _from_value(spec: str, output: Path, value: dict) -> FileResult:
 
 def _failed(spec: str, output: Path, error: str, bad_input: bool = False) -> FileResult:
     return FileResult(spec, str(output), FAILED, error=error, bad_input=bad_input)
-
-
-def _first_line(err: BaseException) -> str:
-    """Ray errors carry whole remote tracebacks; the summary wants the cause, on one line."""
-    cause = getattr(err, "cause", None)
-    text = str(cause) if cause is not None else str(err)
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else type(err).__name__
 
 
 def exit_code(results: list[FileResult]) -> int:

@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("manifest", type=Path, help="<output>.manifest.json")
     check.add_argument("--input", type=Path, help="the input, if it moved since the run")
     _add_batch_parser(sub)
+    _add_fleet_parser(sub)
     return parser
 
 
@@ -90,6 +91,93 @@ def _add_batch_parser(sub) -> None:
     batch.add_argument("--config", type=Path, help="YAML config (see configs/default.yaml)")
     batch.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V")
     batch.add_argument("--quiet", action="store_true", help="no summary table")
+
+
+def _add_fleet_parser(sub) -> None:
+    fleet = sub.add_parser(
+        "fleet", help="many cameras on a Ray cluster: one actor per camera group"
+    )
+    fleet.add_argument("inputs", nargs="*", metavar="INPUT", help="cameras (rtsp://, files)")
+    fleet.add_argument(
+        "--inputs",
+        dest="inputs_file",
+        type=Path,
+        metavar="FILE",
+        help="YAML: a list of cameras, or a mapping group name -> list of cameras",
+    )
+    fleet.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
+    fleet.add_argument("--cameras-per-group", type=int, default=4)
+    fleet.add_argument("--gpus-per-group", type=float, default=0.0, help="fractions share a GPU")
+    fleet.add_argument("--cpus-per-group", type=float, default=1.0)
+    fleet.add_argument("--ray-address", help="auto or HOST:PORT (default: a local cluster)")
+    fleet.add_argument("--local-gpus", type=int, help="GPUs of the local cluster (default: detect)")
+    fleet.add_argument("--max-restarts", type=int, default=3, help="per group, after a crash")
+    fleet.add_argument("--duration-s", type=float, default=0.0, help="stop after S s (0: never)")
+    fleet.add_argument("--status-interval-s", type=float, default=1.0)
+    fleet.add_argument("--config", type=Path, help="YAML config (see configs/default.yaml)")
+    fleet.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V")
+    fleet.add_argument("--quiet", action="store_true", help="no live table")
+
+
+def cmd_fleet(args: argparse.Namespace) -> int:
+    import yaml
+
+    from streamproc import fleet
+
+    if not args.quiet:  # group state changes are news for the operator, not warnings
+        logging.getLogger("streamproc.fleet").setLevel(logging.INFO)
+    config = load_config(args.config, args.overrides)
+    groups = []
+    if args.inputs:
+        groups += fleet.plan_groups(args.inputs, args.cameras_per_group)
+    if args.inputs_file:
+        try:
+            data = yaml.safe_load(args.inputs_file.read_text())
+        except (OSError, yaml.YAMLError) as err:
+            raise StreamprocError(f"cannot read inputs file {args.inputs_file}: {err}") from None
+        more = fleet.groups_from_yaml(data, args.cameras_per_group)
+        if groups:  # keep names unique when both are given
+            more = [fleet.CameraGroup(f"f{g.name}", g.inputs) for g in more]
+        groups += more
+    if not groups:
+        raise StreamprocError("fleet needs at least one camera (INPUT or --inputs FILE)")
+    options = fleet.FleetOptions(
+        out_dir=args.output,
+        ray_address=args.ray_address,
+        gpus_per_group=args.gpus_per_group,
+        cpus_per_group=args.cpus_per_group,
+        local_gpus=args.local_gpus,
+        max_restarts=args.max_restarts,
+        duration_s=args.duration_s,
+        status_interval_s=args.status_interval_s,
+    )
+    stop = threading.Event()
+    requests: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        requests.append(signum)
+        if len(requests) > 1:
+            raise KeyboardInterrupt  # second Ctrl-C: do not wait for the groups
+        stop.set()
+
+    previous = {s: _set_handler(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if args.quiet or not sys.stderr.isatty():
+            summary = fleet.run_fleet(groups, config, options, stop)
+        else:
+            from rich.console import Console
+            from rich.live import Live
+
+            with Live(console=Console(stderr=True), refresh_per_second=2) as live:
+                summary = fleet.run_fleet(
+                    groups, config, options, stop, lambda d: live.update(fleet.status_table(d))
+                )
+    finally:
+        for signum, handler in previous.items():
+            _set_handler(signum, handler)
+    if not args.quiet:
+        print(fleet.summary_markdown(summary), file=sys.stderr)
+    return fleet.exit_code(summary, interrupted=bool(requests))
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
@@ -225,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_verify(args)
         if args.command == "batch":
             return cmd_batch(args)
+        if args.command == "fleet":
+            return cmd_fleet(args)
         build_parser().print_help(sys.stderr)
         return EXIT_USAGE
     except StreamprocError as err:

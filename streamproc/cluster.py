@@ -1,0 +1,53 @@
+"""Starting or joining a Ray cluster, shared by ``streamproc batch`` and ``streamproc fleet``.
+
+Without an address a local cluster is started on this machine (tests need no second host);
+with ``auto`` or ``HOST:PORT`` the driver joins an existing one. Either way the code that
+runs in the tasks and actors is the same.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+# Ray must not phone home or print banners: CCTV archives are often on closed networks.
+RAY_ENV = {
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_DISABLE_IMPORT_WARNING": "1",
+    "RAY_DEDUP_LOGS": "0",
+    "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0",
+}
+# Set inside every task and actor before ultralytics is imported: nothing is downloaded.
+WORKER_ENV = {"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "false", "YOLO_VERBOSE": "false"}
+
+
+def init_ray(address: str | None, local_cpus: int, local_gpus: int | None) -> Any:
+    """Join ``address`` or start a local cluster with ``local_cpus`` CPU slots.
+
+    ``local_gpus``: GPUs the local cluster offers (None: detect them). A CPU-only run passes
+    0, so it never touches CUDA. Returns the ``ray`` module.
+    """
+    for key, value in RAY_ENV.items():
+        os.environ.setdefault(key, value)
+    import ray
+
+    common = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+    if address:
+        ray.init(address=address, **common)
+    else:
+        ray.init(num_cpus=max(1, local_cpus), num_gpus=local_gpus, **common)
+    return ray
+
+
+def worker_env() -> None:
+    """Called first thing in every task and actor."""
+    for key, value in WORKER_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+def first_line(err: BaseException) -> str:
+    """Ray errors carry whole remote tracebacks; summaries want the cause, on one line."""
+    cause = getattr(err, "cause", None)
+    text = str(cause) if cause is not None else str(err)
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else type(err).__name__
