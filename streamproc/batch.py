@@ -43,6 +43,11 @@ class BatchOptions:
     gpus_per_worker: float = 0.0
     segment_s: float = 0.0
     max_retries: int = 2
+    # A task running longer than this is cancelled (its worker killed) and reported, not
+    # retried: a hung read from network storage must not hold the batch forever. 0: no limit.
+    task_timeout_s: float = 0.0
+    # Keep the cut inputs and per-segment outputs (OUTDIR/.segments) after a join.
+    keep_segments: bool = False
 
 
 @dataclass
@@ -195,25 +200,42 @@ def _schedule(ray, todo, config, options, task) -> Iterable[FileResult]:
     pending: dict[Any, tuple[str, str, str]] = {}
     unit_results: dict[str, list[dict]] = {}
     queue = list(units)
+    started: dict[Any, float] = {}
+    timeout_s = options.task_timeout_s
     while queue or pending:
         while queue and len(pending) < limit:
             unit = queue.pop(0)
-            pending[remote.remote(unit[1], config_data, unit[2])] = unit
-        ready, _ = ray.wait(list(pending), num_returns=1)
-        spec, _, unit_out = pending.pop(ready[0])
+            ref = remote.remote(unit[1], config_data, unit[2])
+            pending[ref], started[ref] = unit, time.monotonic()
+        for ref, value in _next_results(ray, pending, started, timeout_s):
+            spec, _, unit_out = pending.pop(ref)
+            if spec not in plans:
+                yield _from_value(spec, Path(unit_out), value)
+                continue
+            unit_results.setdefault(spec, []).append(value)
+            if len(unit_results[spec]) == len(plans[spec].outputs):
+                yield _join(spec, plans[spec], unit_results[spec], options.keep_segments)
+
+
+def _next_results(ray, pending: dict, started: dict, timeout_s: float) -> list[tuple[Any, dict]]:
+    """The next finished task, or the tasks that ran past ``timeout_s`` (cancelled)."""
+    ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0 if timeout_s > 0 else None)
+    if ready:
         try:
             value = ray.get(ready[0])
         except Exception as err:  # noqa: BLE001 - Ray wraps task and worker errors
             value = {"error": f"{type(err).__name__}: {first_line(err)}", "bad_input": False}
-        if spec not in plans:
-            yield _from_value(spec, Path(unit_out), value)
-            continue
-        unit_results.setdefault(spec, []).append(value)
-        if len(unit_results[spec]) == len(plans[spec].outputs):
-            yield _join(spec, plans[spec], unit_results[spec])
+        return [(ready[0], value)]
+    now, expired = time.monotonic(), []
+    for ref in pending:
+        if now - started[ref] > timeout_s:
+            ray.cancel(ref, force=True)
+            error = f"timed out after {timeout_s:g} s (--task-timeout-s); cancelled"
+            expired.append((ref, {"error": error, "bad_input": False}))
+    return expired
 
 
-def _join(spec: str, plan, values: list[dict]) -> FileResult:
+def _join(spec: str, plan, values: list[dict], keep_segments: bool) -> FileResult:
     from streamproc import batch_segments
 
     errors = [v for v in values if "error" in v]
@@ -223,7 +245,9 @@ def _join(spec: str, plan, values: list[dict]) -> FileResult:
     try:
         doc = batch_segments.join(plan, Path(spec))
     except (StreamprocError, OSError, ValueError) as err:
-        return _failed(spec, plan.output, f"join failed: {err}")
+        return _failed(spec, plan.output, f"join failed: {err}")  # segments kept to inspect
+    if not keep_segments:
+        batch_segments.remove(plan)
     return result_from_manifest(spec, plan.output, doc, FINISHED)
 
 

@@ -11,6 +11,7 @@ re-converges at every cut; with tracking off, the joined frames equal an unsplit
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -83,6 +84,14 @@ def split(path: Path, output: Path, segment_s: float) -> SegmentPlan | None:
         return None
     outputs = tuple(folder / f"out{i:04d}.mp4" for i in range(len(inputs)))
     return SegmentPlan(output, tuple(inputs), outputs)
+
+
+def remove(plan: SegmentPlan) -> None:
+    """Delete the cut inputs and segment outputs (and ``.segments`` when it is empty)."""
+    folder = segment_dir(plan.output)
+    shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):  # other inputs' segments may still be there
+        folder.parent.rmdir()
 
 
 def join(plan: SegmentPlan, original: Path) -> dict:

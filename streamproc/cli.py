@@ -88,6 +88,12 @@ def _add_batch_parser(sub) -> None:
         "--segment-s", type=float, default=0.0, help="cut files at keyframes every S s (0: off)"
     )
     batch.add_argument("--max-retries", type=int, default=2)
+    batch.add_argument(
+        "--task-timeout-s", type=float, default=0.0, help="cancel a task after S s (0: never)"
+    )
+    batch.add_argument(
+        "--keep-segments", action="store_true", help="keep OUTDIR/.segments after joining"
+    )
     batch.add_argument("--config", type=Path, help="YAML config (see configs/default.yaml)")
     batch.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V")
     batch.add_argument("--quiet", action="store_true", help="no summary table")
@@ -192,6 +198,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
         gpus_per_worker=args.gpus_per_worker,
         segment_s=args.segment_s,
         max_retries=args.max_retries,
+        task_timeout_s=args.task_timeout_s,
+        keep_segments=args.keep_segments,
     )
     return main_batch(args.inputs, load_config(args.config, args.overrides), options, args.quiet)
 

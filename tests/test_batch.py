@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -119,7 +120,9 @@ def test_segments_join_without_reencode_to_the_unsplit_frames(tmp_path):
     # Each segment has its own tracker: frame-exact joins need per-frame-independent work.
     overrides = [*FAST, "track.enabled=false", "detect.every_n_frames=1"]
     config = load_config(None, overrides)
-    options = batch.BatchOptions(out_dir=tmp_path / "out", workers=2, segment_s=0.3)
+    options = batch.BatchOptions(
+        out_dir=tmp_path / "out", workers=2, segment_s=0.3, keep_segments=True
+    )
     (result,) = batch.run_batch([str(clip)], config, options)
     assert result.status == "finished", result.error
     assert result.segments == 4  # cut at each keyframe: frames 0, 4, 8, 12
@@ -143,3 +146,31 @@ def test_segments_join_without_reencode_to_the_unsplit_frames(tmp_path):
     # Resume works on joined outputs too.
     (again,) = batch.run_batch([str(clip)], config, options)
     assert again.status == "skipped" and again.frame_sha256 == result.frame_sha256
+
+    # By default the segments are removed once joined.
+    plain = batch.BatchOptions(out_dir=tmp_path / "plain", workers=2, segment_s=0.3)
+    (cleaned,) = batch.run_batch([str(clip)], config, plain)
+    assert cleaned.segments == 4 and cleaned.frame_sha256 == result.frame_sha256
+    assert not (tmp_path / "plain" / ".segments").exists()
+
+
+def hang_on_cam0(spec: str, config_data: dict, output: str) -> dict:
+    """A task that never returns for cam0 (a stuck read from network storage)."""
+    if "cam0" in Path(spec).name:
+        time.sleep(600)
+    return batch.run_job(spec, config_data, output)
+
+
+def test_task_past_its_timeout_is_cancelled_and_reported(clips, tmp_path):
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    options = batch.BatchOptions(out_dir=tmp_path, workers=2, task_timeout_s=15)
+    start = time.monotonic()
+    hung, fine = batch.run_batch(
+        [str(clips[0]), str(clips[1])], load_config(None, FAST), options, task=hang_on_cam0
+    )
+    assert time.monotonic() - start < 60
+    assert hung.status == "failed" and "timed out after 15 s" in hung.error
+    assert fine.status == "finished" and len(fine.frame_sha256) == 12
+    assert batch.exit_code([hung, fine]) == 1
