@@ -1,13 +1,17 @@
 """Several cameras in one process: per-camera reader and writer threads, one shared worker.
 
 Each camera has its own source, reader thread, input queue, output queue, writer thread,
-sinks and manifest. Detection, enhancement and compositing are done once, by one worker
-thread that takes frames round-robin from every camera and runs them as one batch (one
-detector call, one enhance batch), so N cameras cost less than N pipelines.
+sinks and manifest. Detection, enhancement and compositing are done once for all cameras,
+by two shared workers: the detect worker takes frames round-robin from every camera and
+detects them in one call (then tracks them per camera); the enhance worker enhances and
+composites the batch in one call while the detect worker already works on the next. So N
+cameras cost less than N pipelines, and detection overlaps enhancement as in
+``streamproc run`` with one input.
 
 Tracks are per camera: each camera has its own :class:`FaceTracker`, and detection every
 ``detect.every_n_frames`` is counted per camera. The worker never blocks on one camera:
-it only takes a frame from a camera whose output queue has room, and a camera that is
+it only takes a frame from a camera whose output queue has room for it (counting the
+frames of that camera still between the two workers), and a camera that is
 slow, reconnecting or finished simply contributes no frames. A source or sink failing
 ends that camera (status ``failed``); a failing shared stage stops every camera (the
 first error wins and is re-raised by :meth:`MultiPipeline.finish`).
@@ -206,6 +210,11 @@ class MultiPipeline:
         self._errors = FirstError(self.stop, self.abort)
         self._preview = preview
         self._threads = Threads()
+        # Detected batches waiting for the enhance worker, and per camera the frames taken
+        # from its inbox but not yet in its outbox (they hold a reserved outbox slot).
+        self._detected: queue.Queue = queue.Queue(maxsize=2)
+        self._in_flight: dict[str, int] = {}
+        self._in_flight_lock = threading.Lock()
         self.cameras: list[Camera] = []
         taken: set[Path] = set()
         try:
@@ -231,6 +240,7 @@ class MultiPipeline:
             self._close_cameras()
             raise
         self.max_frames = max(config.enhance.max_batch_frames, len(self.cameras))
+        self._in_flight = {cam.id: 0 for cam in self.cameras}
 
     # -- control -------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -273,12 +283,18 @@ class MultiPipeline:
     def _take(self, active: list[Camera], start: int) -> tuple[list[FramePacket], list[Camera]]:
         """Round-robin: at most one frame per camera per pass, until the batch is full.
 
-        A camera whose output queue is full is skipped (never waited on), so a slow writer
-        holds back only its own camera. Returns the frames and the cameras that ended.
+        A camera whose output queue is full (with its frames in flight) is skipped, never
+        waited on, so a slow writer holds back only its own camera. Each frame taken
+        reserves a slot in its camera's output queue until the enhance worker fills it.
+        Returns the frames and the cameras that ended.
         """
         packets: list[FramePacket] = []
         ended: list[Camera] = []
-        room = {cam.id: cam.outbox.maxsize - cam.outbox.qsize() for cam in active}
+        with self._in_flight_lock:
+            room = {
+                cam.id: cam.outbox.maxsize - cam.outbox.qsize() - self._in_flight[cam.id]
+                for cam in active
+            }
         progress = True
         while progress and len(packets) < self.max_frames:
             progress = False
@@ -295,6 +311,8 @@ class MultiPipeline:
                     continue
                 packets.append(item)
                 room[cam.id] -= 1
+                with self._in_flight_lock:
+                    self._in_flight[cam.id] += 1
                 progress = True
         return packets, ended
 
@@ -329,13 +347,8 @@ class MultiPipeline:
             packet.timings_ms[name] = packet.timings_ms.get(name, 0.0) + share_ms
         return out
 
-    def _process(
-        self, packets: list[FramePacket], cams: dict[str, Camera]
-    ) -> list[np.ndarray | None]:
-        """Detect (one call), track (per camera), enhance + composite (one batch).
-
-        Returns each frame's original image when the monitor needs it (else ``None``s).
-        """
+    def _detect_and_track(self, packets: list[FramePacket], cams: dict[str, Camera]) -> None:
+        """Detect (one call for every camera's frames), then track per camera."""
         every_n = self.config.detect.every_n_frames
         todo = []
         for packet in packets:
@@ -348,45 +361,70 @@ class MultiPipeline:
         for cam_id in dict.fromkeys(p.source_id for p in packets):
             mine = [p for p in packets if p.source_id == cam_id]
             self._timed("track", mine, cams[cam_id].tracker.process)
-        originals = [p.image.copy() if self._preview else None for p in packets]
-        self._timed("enhance", packets, self.enhancer.process)
-        self._timed("composite", packets, self.compositor.process)
-        return originals
 
-    def _work(self) -> None:
+    def _detect_work(self) -> None:
+        """Gather frames across cameras, detect + track them, hand the batch on."""
         cams = {cam.id: cam for cam in self.cameras}
         active = list(self.cameras)
         start = 0
-        closing: list[Camera] = []  # ended cameras whose writer has not taken the EOS yet
         try:
-            while (active or closing) and not self.abort.is_set():
-                # Never wait on one camera's writer: hand over the EOS when there is room.
-                for cam in list(closing):
-                    try:
-                        cam.outbox.put_nowait(EOS)
-                        closing.remove(cam)
-                    except queue.Full:
-                        pass
-                if not active:
-                    time.sleep(POLL_S)
-                    continue
+            while active and not self.abort.is_set():
                 packets, ended = self._gather(active, start)
                 start += 1
                 if packets:
                     self.stats.frames_in += len(packets)
                     self.stats.stage("batch").add(len(packets), 0.0)
-                    originals = self._process(packets, cams)
-                    for packet, original in zip(packets, originals, strict=True):
-                        # Room was reserved in _take, so this never waits on a slow camera.
-                        cams[packet.source_id].outbox.put_nowait((packet, original))
+                    self._detect_and_track(packets, cams)
                 for cam in ended:
                     active.remove(cam)
-                    closing.append(cam)
+                if (packets or ended) and not self._put(self._detected, (packets, ended)):
+                    return
         except Exception as err:  # noqa: BLE001 - a shared stage failing stops everything
             self._fail(err)
         finally:
-            for cam in active + closing:
-                self._put_drop_oldest(cam.outbox, EOS, cam.stats)
+            self._put(self._detected, EOS)
+
+    def _enhance_work(self) -> None:
+        """Enhance + composite each detected batch (one call), deliver frames and EOS."""
+        cams = {cam.id: cam for cam in self.cameras}
+        closing: list[Camera] = []  # ended cameras whose writer has not taken the EOS yet
+        closed: set[str] = set()
+        detect_done = False
+        try:
+            while not (detect_done and not closing) and not self.abort.is_set():
+                # Never wait on one camera's writer: hand over the EOS when there is room.
+                for cam in list(closing):
+                    try:
+                        cam.outbox.put_nowait(EOS)
+                        closing.remove(cam)
+                        closed.add(cam.id)
+                    except queue.Full:
+                        pass
+                try:
+                    item = self._detected.get(timeout=POLL_S)
+                except queue.Empty:
+                    continue
+                if item is EOS:
+                    detect_done = True
+                    continue
+                packets, ended = item
+                if packets:
+                    originals = [p.image.copy() if self._preview else None for p in packets]
+                    self._timed("enhance", packets, self.enhancer.process)
+                    self._timed("composite", packets, self.compositor.process)
+                    for packet, original in zip(packets, originals, strict=True):
+                        cam = cams[packet.source_id]
+                        # The slot was reserved in _take: this never waits on a slow camera.
+                        cam.outbox.put_nowait((packet, original))
+                        with self._in_flight_lock:
+                            self._in_flight[cam.id] -= 1
+                closing += ended
+        except Exception as err:  # noqa: BLE001 - a shared stage failing stops everything
+            self._fail(err)
+        finally:
+            for cam in self.cameras:
+                if cam.id not in closed:
+                    self._put_drop_oldest(cam.outbox, EOS, cam.stats)
 
     def _write(self, cam: Camera) -> None:
         stats = cam.stats.stage("write")
@@ -432,7 +470,8 @@ class MultiPipeline:
             cam.stats.status, cam.stats.started_s = "running", now
             self._threads.start(f"read-{cam.id}", self._read, cam)
             self._threads.start(f"write-{cam.id}", self._write, cam)
-        self._threads.start("shared-worker", self._work)
+        self._threads.start("shared-detect", self._detect_work)
+        self._threads.start("shared-enhance", self._enhance_work)
 
     def alive(self) -> bool:
         return self._threads.alive()
