@@ -178,7 +178,8 @@ class GroupWorker:
         self.error: str | None = None
         self.bad_input = False
         try:
-            self.job = MultiJob(inputs, config, str(self.run_dir))
+            # A camera that cannot be opened is reported; its group's other cameras run.
+            self.job = MultiJob(inputs, config, str(self.run_dir), skip_unopenable=True)
             self.job.start()
         except StreamprocError as err:
             self.error, self.bad_input = mask_url(" ".join(str(err).split())), True
@@ -229,6 +230,10 @@ class GroupWorker:
                     **{k: summary[k] for k in CAMERA_FIELDS},
                 }
             )
+        for cam in self.job.pipeline.unopened:
+            zeros = dict.fromkeys(CAMERA_FIELDS, 0)
+            cameras.append({**cam, "output": None, **zeros, "status": "failed", "bad_input": True})
+        cameras.sort(key=lambda c: int(c["id"]))
         return {**self.info, "error": self.error, "bad_input": False, "cameras": cameras}
 
     def _cams(self) -> list:
@@ -567,7 +572,7 @@ def exit_code(doc: dict[str, Any], interrupted: bool) -> int:
     ]
     if not failed and not failed_cams:
         return EXIT_OK
-    bad = failed and not failed_cams and all(g["bad_input"] for g in failed)
+    bad = all(g["bad_input"] for g in failed) and all(c.get("bad_input") for c in failed_cams)
     return EXIT_BAD_INPUT if bad else EXIT_FAILED
 
 

@@ -37,7 +37,7 @@ from streamproc.composite import Compositor
 from streamproc.config import Config, config_to_dict, dump_config
 from streamproc.detect import FaceDetector
 from streamproc.enhance.stage import EnhanceStage
-from streamproc.errors import OutputError
+from streamproc.errors import InputError, OutputError
 from streamproc.manifest import ManifestRecorder, manifest_path
 from streamproc.packet import FramePacket
 from streamproc.pipeline import (
@@ -55,12 +55,25 @@ from streamproc.sinks.images import ImageSink
 from streamproc.sinks.null import NullSink
 from streamproc.sources import Source, open_source
 from streamproc.sources.images import ImageSource
+from streamproc.sources.urls import mask_url
 from streamproc.stats import PipelineStats
 from streamproc.track import FaceTracker
 
 log = logging.getLogger(__name__)
 
 VIEWS = ("enhanced", "original", "side")
+UNOPENED_ZEROS = (
+    "frames_in",
+    "frames_out",
+    "dropped",
+    "faces",
+    "faces_enhanced",
+    "fps",
+    "latency_ms_p50",
+    "latency_ms_p95",
+    "queued",
+    "reconnects",
+)
 FACES_SHOWN = 8  # latest enhanced crops kept per camera for the monitor's face strip
 
 
@@ -200,8 +213,14 @@ class MultiPipeline:
         config: Config,
         output: str | None = None,
         preview: bool = False,
+        skip_unopenable: bool = False,
     ) -> None:
-        """``output``: the folder for every camera's output (default ``out/``) or 'null'."""
+        """``output``: the folder for every camera's output (default ``out/``) or 'null'.
+
+        ``skip_unopenable``: a camera whose input cannot be opened is reported (in
+        ``unopened`` and the snapshot, status ``failed``) while the others run; by default
+        it fails the whole pipeline, and it always does when no camera opens.
+        """
         self.config = config
         self.stats = PipelineStats()  # the shared stages' timings
         self.stop = threading.Event()
@@ -216,10 +235,20 @@ class MultiPipeline:
         self._in_flight: dict[str, int] = {}
         self._in_flight_lock = threading.Lock()
         self.cameras: list[Camera] = []
+        self.unopened: list[dict[str, str]] = []  # {"id", "name", "error"} per skipped camera
         taken: set[Path] = set()
         try:
             for i, spec in enumerate(specs):
-                source = open_source(spec, config.source)
+                try:
+                    source = open_source(spec, config.source)
+                except InputError as err:
+                    if not skip_unopenable or (not self.cameras and i == len(specs) - 1):
+                        raise
+                    log.error("camera %s not started: %s", i, err)
+                    self.unopened.append(
+                        {"id": str(i), "name": mask_url(spec), "error": mask_url(str(err))}
+                    )
+                    continue
                 try:
                     path = camera_output(spec, source, output, i, taken)
                     camera = Camera(str(i), spec, source, path, config, preview)
@@ -543,6 +572,17 @@ class MultiPipeline:
                     "recent_faces": [] if cam.preview is None else cam.preview.faces(),
                 }
             )
+        for cam in self.unopened:
+            cams.append(
+                {
+                    **cam,
+                    "status": "failed",
+                    "live": False,
+                    **dict.fromkeys(UNOPENED_ZEROS, 0),
+                    "stages_ms": {},
+                    "recent_faces": [],
+                }
+            )
         batch = self.stats.stages.get("batch")
         return {
             "status": self.stats.status,
@@ -588,9 +628,10 @@ class MultiJob:
         config: Config,
         output: str | None = None,
         preview: bool = False,
+        skip_unopenable: bool = False,
     ) -> None:
         self.config = config
-        self.pipeline = MultiPipeline(specs, config, output, preview=preview)
+        self.pipeline = MultiPipeline(specs, config, output, preview, skip_unopenable)
         self.outputs = [cam.output for cam in self.pipeline.cameras]
 
     def start(self) -> None:
@@ -680,7 +721,8 @@ def run_multi(
     import signal
     import sys
 
-    job = MultiJob(specs, config, output, preview=serve)
+    # A monitor keeps watching the cameras that answer; a plain run fails fast instead.
+    job = MultiJob(specs, config, output, preview=serve, skip_unopenable=serve)
     stop_requests: list[int] = []
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -710,6 +752,8 @@ def run_multi(
             if server is not None:
                 server.close()
     if not quiet:
+        for cam in job.pipeline.unopened:
+            print(f"streamproc: camera {cam['id']} not started: {cam['error']}", file=sys.stderr)
         for cam, summary in zip(job.pipeline.cameras, summaries, strict=True):
             print(
                 f"streamproc: camera {cam.id} {summary['status']}: {summary['frames_out']} frames "

@@ -53,7 +53,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 def test_groups_of_files_match_single_process_and_bad_group_is_reported(clips, tmp_path):
     groups = {
         "lobby": [str(clips[0]), str(clips[1])],
-        "gate": [str(clips[2])],
+        "gate": [str(clips[2]), str(tmp_path / "gone.mp4")],
         "broken": [str(tmp_path / "missing.mp4")],
     }
     inputs = tmp_path / "cams.yaml"
@@ -62,7 +62,7 @@ def test_groups_of_files_match_single_process_and_bad_group_is_reported(clips, t
     args = ["fleet", "--inputs", str(inputs), "-o", str(out), "--quiet"]
     args += ["--status-interval-s", "0.5", *[a for o in FAST for a in ("--set", o)]]
 
-    assert main(args) == 2  # the only failure is bad input
+    assert main(args) == 2  # the only failures are bad inputs
 
     summary = json.loads((out / "summary.json").read_text())
     by_name = {g["name"]: g for g in summary["groups"]}
@@ -70,17 +70,20 @@ def test_groups_of_files_match_single_process_and_bad_group_is_reported(clips, t
     assert by_name["broken"]["state"] == "failed" and by_name["broken"]["bad_input"]
     assert "missing.mp4" in by_name["broken"]["error"]
     assert summary["totals"]["frames"] == 36 and summary["totals"]["failed_groups"] == 1
+    # A camera that cannot be opened is reported; the rest of its group runs.
+    gone = by_name["gate"]["cameras"][1]
+    assert gone["status"] == "failed" and "gone.mp4" in gone["error"] and gone["frames_out"] == 0
     # Every camera's frames equal a single-process run of that file, pixel for pixel.
     for name, clip_ids in (("lobby", [0, 1]), ("gate", [2])):
         group = by_name[name]
         assert group["run_dirs"] == [str(out.resolve() / name / "run-000")]
-        for cam, i in zip(group["cameras"], clip_ids, strict=True):
+        for cam, i in zip(group["cameras"][: len(clip_ids)], clip_ids, strict=True):
             assert cam["status"] == "ended" and cam["frames_out"] == 12
             status, hashes = _hashes(Path(f"{cam['output']}.manifest.json"))
             assert status == "finished"
             assert hashes == _single_process(clips[i], tmp_path)
     md = (out / "summary.md").read_text()
-    assert "| broken | failed |" in md and "3 groups, 4 cameras, 1 failed" in md
+    assert "| broken | failed |" in md and "3 groups, 5 cameras, 1 failed" in md
     # The last status.json shows the end state of every group.
     status = json.loads((out / "status.json").read_text())
     assert {g["name"]: g["state"] for g in status["groups"]} == {

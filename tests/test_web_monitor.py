@@ -16,6 +16,7 @@ from conftest import FAST
 from synth import read_frames, write_clip
 
 from streamproc.config import load_config
+from streamproc.errors import InputError
 from streamproc.manifest import manifest_path
 from streamproc.multi import MultiJob
 
@@ -277,3 +278,20 @@ def test_cli_runs_several_inputs(face_clip, silent_clip, tmp_path):
 
 def test_serve_binds_loopback_by_default():
     assert load_config(None).serve.host == "127.0.0.1"
+
+
+def test_unopenable_camera_is_skipped_only_when_asked(face_clip, tmp_path):
+    clip, _ = face_clip
+    specs = [str(tmp_path / "gone.mp4"), str(clip)]
+    config = load_config(None, FAST)
+    with pytest.raises(InputError, match="gone.mp4"):
+        MultiJob(specs, config, str(tmp_path / "strict"))
+    job = MultiJob(specs, config, str(tmp_path / "lenient"), skip_unopenable=True)
+    summaries = _run_to_end(job)
+    assert [cam.id for cam in job.pipeline.cameras] == ["1"]
+    assert summaries[0]["frames_out"] == 24
+    gone, ok = job.pipeline.snapshot()["cameras"][::-1]
+    assert gone["id"] == "0" and gone["status"] == "failed" and "gone.mp4" in gone["error"]
+    assert ok["status"] == "ended"
+    with pytest.raises(InputError):  # no camera at all: still an error
+        MultiJob(specs[:1], config, str(tmp_path / "none"), skip_unopenable=True)
