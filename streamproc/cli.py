@@ -123,6 +123,9 @@ def _add_fleet_parser(sub) -> None:
     fleet.add_argument("--config", type=Path, help="YAML config (see configs/default.yaml)")
     fleet.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V")
     fleet.add_argument("--quiet", action="store_true", help="no live table")
+    fleet.add_argument("--serve", action="store_true", help="status page on the driver")
+    fleet.add_argument("--host", help="status page address (default serve.host: 127.0.0.1)")
+    fleet.add_argument("--port", type=int, help="status page port (default serve.port: 8080)")
 
 
 def cmd_fleet(args: argparse.Namespace) -> int:
@@ -132,7 +135,10 @@ def cmd_fleet(args: argparse.Namespace) -> int:
 
     if not args.quiet:  # group state changes are news for the operator, not warnings
         logging.getLogger("streamproc.fleet").setLevel(logging.INFO)
-    config = load_config(args.config, args.overrides)
+    overrides = list(args.overrides)
+    overrides += [f"serve.host={args.host}"] if args.host else []
+    overrides += [f"serve.port={args.port}"] if args.port is not None else []
+    config = load_config(args.config, overrides)
     groups = []
     if args.inputs:
         groups += fleet.plan_groups(args.inputs, args.cameras_per_group)
@@ -156,6 +162,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
         max_restarts=args.max_restarts,
         duration_s=args.duration_s,
         status_interval_s=args.status_interval_s,
+        serve=args.serve,
     )
     stop = threading.Event()
     requests: list[int] = []

@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -92,6 +93,8 @@ class FleetOptions:
     duration_s: float = 0.0
     status_interval_s: float = 1.0
     finish_timeout_s: float = 60.0
+    # Serve the status page on the driver, at the config's serve.host / serve.port.
+    serve: bool = False
 
     def __post_init__(self) -> None:
         if self.gpus_per_group < 0 or self.cpus_per_group < 0:
@@ -589,11 +592,23 @@ def run_fleet(
     """
     fleet = Fleet(groups, config, options)
     out = options.out_dir
+    server = None
+    latest: dict[str, Any] = {"groups": [], "elapsed_s": 0.0, "time": None}
     try:
+        if options.serve:
+            from streamproc.web.app import AppServer
+            from streamproc.web.fleet import build_fleet_app
+
+            host, port = config.serve.host, config.serve.port
+            server = AppServer(build_fleet_app(lambda: latest), host, port)
+            print(f"streamproc: fleet status page at {server.url}", file=sys.stderr, flush=True)
         fleet.start()
         deadline = fleet.started_s + options.duration_s if options.duration_s > 0 else None
         while not stop.is_set():
             doc = fleet.poll()
+            if server is not None:
+                doc["monitor"] = server.url
+            latest = doc
             write_json(out / "status.json", doc)
             if on_status is not None:
                 on_status(doc)
@@ -605,7 +620,11 @@ def run_fleet(
         write_json(out / "status.json", fleet.status_doc())
         summary = fleet.summary_doc(status)
     finally:
-        fleet.shutdown()
+        try:
+            fleet.shutdown()
+        finally:
+            if server is not None:
+                server.close()
     write_json(out / "summary.json", summary)
     (out / "summary.md").write_text(summary_markdown(summary))
     return summary

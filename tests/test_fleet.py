@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import av
+import httpx
 import pytest
 import yaml
 from conftest import FAST
@@ -97,12 +98,22 @@ def test_groups_queue_for_gpus_and_each_sees_its_own(clips, tmp_path):
     """Two (resource-only) GPUs, three groups asking for one each: the third waits."""
     groups = fleet.plan_groups([str(c) for c in clips], cameras_per_group=1)
     options = fleet.FleetOptions(
-        out_dir=tmp_path / "out", gpus_per_group=1, local_gpus=2, status_interval_s=0.5
+        out_dir=tmp_path / "out", gpus_per_group=1, local_gpus=2, status_interval_s=0.5, serve=True
     )
     docs: list[dict] = []
-    summary = fleet.run_fleet(
-        groups, load_config(None, FAST), options, threading.Event(), docs.append
-    )
+    served: list[dict] = []
+
+    def watch(doc: dict) -> None:
+        docs.append(doc)
+        if not served:  # the driver's status page serves the same document
+            page = httpx.get(doc["monitor"], timeout=5)
+            assert page.status_code == 200 and "streamproc fleet" in page.text
+            served.append(httpx.get(doc["monitor"] + "api/status", timeout=5).json())
+
+    config = load_config(None, [*FAST, "serve.port=0"])
+    summary = fleet.run_fleet(groups, config, options, threading.Event(), watch)
+    assert [g["name"] for g in served[0]["groups"]] == ["g0", "g1", "g2"]
+    assert served[0]["monitor"].startswith("http://127.0.0.1:")
 
     assert [g["state"] for g in summary["groups"]] == ["ended"] * 3
     assert all(len(g["gpu_ids"]) == 1 and g["gpu_ids"][0] in ("0", "1") for g in summary["groups"])
@@ -170,8 +181,9 @@ def test_killed_live_group_restarts_into_a_new_run(tmp_path, caplog):
 
     def drive(doc: dict) -> None:
         door = doc["groups"][0]
-        # A fragment reaches the disk at each keyframe (every 2 s): kill after 3.5 s.
-        if not killed and door["state"] == "running" and frames(door) >= 42:
+        # Live outputs are muxed as encoded; a fragment reaches the disk at each keyframe
+        # (every 2 s = 24 frames here): kill after 4 s.
+        if not killed and door["state"] == "running" and frames(door) >= 48:
             killed.append(door["pid"])
             os.kill(door["pid"], signal.SIGKILL)  # the actor's process dies mid-recording
         elif (

@@ -114,6 +114,7 @@ class FileSink:
             ) from None
         self._stream = None
         self._audio = None
+        self._live = live
         self._want_audio = config.copy_audio and info.has_audio and info.path and not live
         self.frames_written = 0
         self._closed = False
@@ -135,6 +136,11 @@ class FileSink:
             # the same frames can encode to different bytes. A synchronous lookahead gives
             # the same compression, deterministically (needed by `streamproc verify`).
             stream.options["x264-params"] = "sync-lookahead=0"
+            if self._live:
+                # No lookahead or B-frames: each frame is muxed as it is encoded, so a
+                # killed process loses at most the fragment in progress (keyframe_s), not
+                # also the frames waiting in x264's lookahead.
+                stream.options["tune"] = "zerolatency"
         if self._config.encoder_threads:
             stream.codec_context.thread_count = self._config.encoder_threads
         self._stream = stream

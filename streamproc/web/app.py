@@ -93,12 +93,12 @@ async def _mjpeg(preview: Preview, view: str) -> AsyncIterator[bytes]:
         )
 
 
-class MonitorServer:
+class AppServer:
     """uvicorn in a background thread; ``close()`` stops it and joins the thread."""
 
-    def __init__(self, pipeline: MultiPipeline, host: str, port: int) -> None:
+    def __init__(self, app: Starlette, host: str, port: int) -> None:
         config = uvicorn.Config(
-            build_app(pipeline),
+            app,
             host=host,
             port=port,
             log_level="warning",
@@ -122,3 +122,10 @@ class MonitorServer:
     def close(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+
+
+class MonitorServer(AppServer):
+    """The monitor page of one multi-camera pipeline."""
+
+    def __init__(self, pipeline: MultiPipeline, host: str, port: int) -> None:
+        super().__init__(build_app(pipeline), host, port)
