@@ -19,11 +19,11 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from streamproc.cluster import first_line, init_ray, worker_env
+from streamproc.cluster import first_line, init_ray, portable_path, worker_env
 from streamproc.config import Config, config_from_dict, config_to_dict, dump_config
 from streamproc.enhance.model_meta import sha256_file
 from streamproc.errors import StreamprocError
@@ -144,6 +144,7 @@ def run_batch(
     """Process every input (resuming finished ones); always shuts Ray down."""
     specs = list(specs)
     options.out_dir.mkdir(parents=True, exist_ok=True)
+    options = replace(options, out_dir=options.out_dir.resolve())  # tasks may run elsewhere
     results: dict[str, FileResult] = {}
     todo: list[tuple[str, Path]] = []
     for spec in specs:
@@ -194,7 +195,7 @@ def _schedule(ray, todo, config, options, task) -> Iterable[FileResult]:
                 pairs = zip(plan.inputs, plan.outputs, strict=True)
                 units += [(spec, str(seg_in), str(seg_out)) for seg_in, seg_out in pairs]
                 continue
-        units.append((spec, spec, str(output)))
+        units.append((spec, portable_path(spec), str(output)))
     yield from failed.values()
     limit = options.workers or len(units) or 1
     pending: dict[Any, tuple[str, str, str]] = {}

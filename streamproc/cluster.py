@@ -8,7 +8,15 @@ runs in the tasks and actors is the same.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
+
+from streamproc.errors import StreamprocError
+
+
+class ClusterError(StreamprocError):
+    """The Ray cluster named by ``--ray-address`` cannot be reached or refuses us."""
+
 
 # Ray must not phone home or print banners: CCTV archives are often on closed networks.
 RAY_ENV = {
@@ -33,9 +41,13 @@ def init_ray(address: str | None, local_cpus: int, local_gpus: int | None) -> An
 
     common = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
     if address:
-        ray.init(address=address, **common)
+        try:
+            ray.init(address=address, **common)
+        except ConnectionError as err:
+            raise ClusterError(connect_error(address, err)) from None
     else:
-        ray.init(num_cpus=max(1, local_cpus), num_gpus=local_gpus, **common)
+        # "local": a private cluster even when RAY_ADDRESS is set or `ray start` runs here.
+        ray.init(address="local", num_cpus=max(1, local_cpus), num_gpus=local_gpus, **common)
     return ray
 
 
@@ -51,3 +63,21 @@ def first_line(err: BaseException) -> str:
     text = str(cause) if cause is not None else str(err)
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else type(err).__name__
+
+
+def portable_path(spec: str) -> str:
+    """Tasks and actors may run on another host and in another folder: local files travel
+    as absolute paths (which must then be on storage every node mounts at the same path)."""
+    return spec if "://" in spec or not Path(spec).exists() else str(Path(spec).resolve())
+
+
+def connect_error(address: str, err: BaseException) -> str:
+    """One line: what failed and what to do (Ray hides the cause a level down)."""
+    reason = first_line(err.__cause__ or err)
+    if "token" in reason.lower():
+        return (
+            f"cannot connect to the Ray cluster at {address}: it requires an authentication "
+            "token; set RAY_AUTH_MODE=token and put the cluster's token in ~/.ray/auth_token "
+            "or RAY_AUTH_TOKEN (Ray sends it to an explicit HOST:PORT only when told to)"
+        )
+    return f"cannot connect to the Ray cluster at {address}: {reason[:300]}"

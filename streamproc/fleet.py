@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from streamproc.cluster import first_line, init_ray, worker_env
+from streamproc.cluster import first_line, init_ray, portable_path, worker_env
 from streamproc.config import Config, config_from_dict, config_to_dict
 from streamproc.errors import ConfigError, StreamprocError
 from streamproc.sources.urls import mask_url
@@ -71,12 +71,6 @@ class CameraGroup:
             raise ConfigError(f"group name {self.name!r}: use letters, digits, '_', '-', '.'")
         if not self.inputs:
             raise ConfigError(f"group {self.name} has no cameras")
-
-
-def _absolute(spec: str) -> str:
-    """Actors may run elsewhere (and in another folder): local files travel as absolute
-    paths, which must then be on storage every node sees."""
-    return spec if "://" in spec or not Path(spec).exists() else str(Path(spec).resolve())
 
 
 @dataclass(frozen=True)
@@ -301,14 +295,16 @@ class Fleet:
         self._ray = init_ray(opts.ray_address, local_cpus, local_gpus)
         actor_class = self._ray.remote(GroupWorker)
         config_data = config_to_dict(self.config)
+        placed = actor_class.options(
+            num_cpus=opts.cpus_per_group,
+            num_gpus=opts.gpus_per_group,
+            max_restarts=opts.max_restarts,
+            max_concurrency=4,
+            scheduling_strategy="SPREAD",
+        )
         for group in self.groups:
-            actor = actor_class.options(
-                num_cpus=opts.cpus_per_group,
-                num_gpus=opts.gpus_per_group,
-                max_restarts=opts.max_restarts,
-                max_concurrency=4,
-                scheduling_strategy="SPREAD",
-            ).remote(group.name, [_absolute(s) for s in group.inputs], config_data, str(out_dir))
+            inputs = [portable_path(spec) for spec in group.inputs]
+            actor = placed.remote(group.name, inputs, config_data, str(out_dir))
             self.states.append(GroupState(group, actor))
 
     def poll(self) -> dict[str, Any]:
