@@ -219,28 +219,54 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             raise ConfigError(f"{key} must be a mapping, got {type(value).__name__}")
-        return _build(hint, value, key + ".")
-    if origin is tuple:
-        items = value if isinstance(value, list | tuple) else [value]
-        (item_hint, _) = typing.get_args(hint)
-        return tuple(_coerce(v, item_hint, key) for v in items)
+        return build(hint, value, key + ".")
     if origin in (typing.Union, types.UnionType):
-        return value
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        is_null = value is None or (isinstance(value, str) and value.lower() in ("null", "none"))
+        if is_null and len(args) < len(typing.get_args(hint)):
+            return None
+        return _coerce(value, args[0], key) if len(args) == 1 else value
+    if origin is tuple:
+        return _coerce_tuple(value, typing.get_args(hint), key)
     if hint is str and isinstance(value, bool):
         # YAML 1.1 reads off/on as booleans; in a text field they mean the words.
         return "on" if value else "off"
     if hint is str and isinstance(value, int | float):
         return str(value)
-    if hint in (int, float, str, bool) and not isinstance(value, hint):
+    if hint in (int, float):
+        return _number(value, hint, key)
+    if hint in (str, bool) and not isinstance(value, hint):
         raise ConfigError(f"{key} must be {hint.__name__}, got {value!r}")
-    if hint is int and isinstance(value, bool):
-        raise ConfigError(f"{key} must be int, got {value!r}")
     return value
 
 
-def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
+def _coerce_tuple(value: Any, args: tuple, key: str) -> tuple:
+    """``tuple[T, ...]`` takes one value or a list; ``tuple[A, B]`` exactly that many."""
+    if args[-1] is Ellipsis:
+        items = value if isinstance(value, list | tuple) else [value]
+        return tuple(_coerce(v, args[0], key) for v in items)
+    if not isinstance(value, list | tuple) or len(value) != len(args):
+        raise ConfigError(f"{key} needs a list of {len(args)} values, got {value!r}")
+    return tuple(_coerce(v, t, key) for v, t in zip(value, args, strict=True))
+
+
+def _number(value: Any, hint: type, key: str) -> int | float:
+    """PyYAML reads ``2e-4`` as text; numbers written that way are still numbers."""
+    number: int | float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    if number is None or (hint is int and float(number) != int(number)):
+        raise ConfigError(f"{key} must be {hint.__name__}, got {value!r}")
+    return int(number) if hint is int else float(number)
+
+
+def build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
+    """A (nested) frozen dataclass from plain data, refusing unknown keys and bad types."""
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
@@ -249,23 +275,29 @@ def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
     kwargs = {k: _coerce(v, hints[k], prefix + k) for k, v in data.items()}
     try:
         return cls(**kwargs)
-    except TypeError as err:
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as err:
         raise ConfigError(f"bad config section {prefix.rstrip('.') or 'root'}: {err}") from None
 
 
+def to_plain(value: Any) -> Any:
+    """Dataclasses, tuples and dicts -> dicts and lists (YAML, JSON, weights_only loads)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_plain(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_plain(v) for v in value]
+    return value
+
+
 def config_from_dict(data: dict[str, Any] | None) -> Config:
-    return _build(Config, data or {})
+    return build(Config, data or {})
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:
-    def plain(value: Any) -> Any:
-        if isinstance(value, tuple):
-            return [plain(v) for v in value]
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        return value
-
-    return plain(dataclasses.asdict(config))
+    return to_plain(config)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -281,34 +313,38 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    """A copy of ``data`` with each ``key.sub=value`` applied in order."""
+    merged = to_plain(data)
     for text in overrides:
         path, value = parse_override(text)
         node = merged
         for part in path[:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = {}
-                node[part] = child
-            node = child
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {text}: {part} is a value, not a section")
         node[path[-1]] = value
     return merged
 
 
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    """A config file's top-level mapping (an empty file is an empty mapping)."""
+    try:
+        loaded = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"config file {path} is not valid YAML{where}") from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    return loaded or {}
+
+
 def load_config(path: Path | None, overrides: list[str] | None = None) -> Config:
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark is not None else ""
-            raise ConfigError(f"config file {path} is not valid YAML{where}") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"config file {path} must hold a mapping at the top level")
-        data = loaded or {}
+    data = read_yaml_mapping(path) if path is not None else {}
     return config_from_dict(apply_overrides(data, overrides or []))
 
 

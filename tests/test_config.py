@@ -50,11 +50,23 @@ def test_dump_then_load_round_trips(tmp_path):
         ("track.box_smoothing=1", "box_smoothing"),
         ("justtext", "--set expects key=value"),
         ("detect=3", "detect must be a mapping"),
+        ("detect.imgsz=320.5", "detect.imgsz must be int"),
+        ("detect.imgsz=true", "detect.imgsz must be int"),
+        ("enhance.max_wait_ms=soon", "enhance.max_wait_ms must be float"),
+        ("composite.marker=maybe", "composite.marker must be bool"),
+        ("detect.imgsz.deeper=1", "detect.imgsz must be int"),
     ],
 )
 def test_bad_values_name_the_key(override, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_config(None, [override])
+
+
+def test_numbers_written_the_way_people_write_them():
+    # PyYAML reads 2e1 as text; a number field still takes it.
+    config = load_config(None, ["enhance.max_wait_ms=2e1", "detect.imgsz=320.0"])
+    assert config.enhance.max_wait_ms == 20.0 and config.detect.imgsz == 320
+    assert isinstance(config.detect.imgsz, int)
 
 
 def test_config_is_frozen():

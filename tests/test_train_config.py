@@ -42,13 +42,15 @@ def test_overrides_are_coerced_to_field_types() -> None:
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("optim.learning_rate=1", "unknown config key 'optim.learning_rate'"),
-        ("foo=1", "unknown config key 'foo'"),
-        ("epochs=many", "'epochs'"),
+        ("optim.learning_rate=1", "unknown config key optim.learning_rate"),
+        ("foo=1", "unknown config key foo"),
+        ("epochs=many", "epochs must be int, got 'many'"),
+        ("epochs=2.5", "epochs must be int"),
+        ("degrade.face_px=[16]", "degrade.face_px needs a list of 2 values"),
         ("generator.input_size=100", "multiple of 32"),
         ("loss.perceptual.backbone=resnet", "backbone"),
         ("data.kind=lfw", "data.kind"),
-        ("noequals", "key.sub=value"),
+        ("noequals", "--set expects key=value"),
     ],
 )
 def test_bad_overrides_are_one_clear_error(override: str, message: str) -> None:

@@ -6,15 +6,13 @@ coerced to the declared field types, and the resolved config is written next to 
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from streamproc.config import apply_overrides, build, read_yaml_mapping, to_plain
 from streamproc.errors import ConfigError
 from train.degrade import AugmentConfig, DegradeConfig
 from train.models import LITE_GENERATOR, DiscriminatorConfig, GeneratorConfig
@@ -117,96 +115,7 @@ class TrainConfig:
             raise ConfigError("discriminator.in_channels must be 2 x generator.in_channels")
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(dataclasses.asdict(self))
-
-
-def _plain(value: Any) -> Any:
-    """Tuples become lists so YAML/JSON dumps and weights_only loads stay plain."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _coerce(value: Any, tp: Any, key: str) -> Any:
-    origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise ConfigError(f"config key {key!r} must be a mapping")
-        return build(tp, value, prefix=key + ".")
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        is_null = value is None or (isinstance(value, str) and value.lower() in ("null", "none"))
-        if is_null and type(None) in args:
-            return None
-        return _coerce(value, next(a for a in args if a is not type(None)), key)
-    if origin is tuple:
-        args = typing.get_args(tp)
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"config key {key!r} must be a list, got {value!r}")
-        item_types = [args[0]] * len(value) if args[-1] is Ellipsis else list(args)
-        if len(item_types) != len(value):
-            raise ConfigError(f"config key {key!r} needs {len(item_types)} values, got {value!r}")
-        return tuple(_coerce(v, t, key) for v, t in zip(value, item_types, strict=True))
-    try:
-        if tp is bool:
-            if isinstance(value, bool):
-                return value
-            raise ValueError
-        if tp is int:
-            if isinstance(value, bool) or float(value) != int(float(value)):
-                raise ValueError
-            return int(float(value))
-        if tp is float:
-            return float(value)
-        if tp is str:
-            if not isinstance(value, str):
-                raise ValueError
-            return value
-    except (TypeError, ValueError):
-        raise ConfigError(f"config key {key!r}: {value!r} is not a {tp.__name__}") from None
-    return value
-
-
-def build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
-    """Build a (nested) frozen dataclass from plain data, refusing unknown keys."""
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(
-            f"unknown config key '{prefix}{unknown[0]}'; known keys under "
-            f"{prefix.rstrip('.') or 'top level'}: {', '.join(sorted(known))}"
-        )
-    kwargs = {k: _coerce(v, hints[k], prefix + k) for k, v in data.items()}
-    try:
-        return cls(**kwargs)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"invalid {prefix.rstrip('.') or 'config'}: {err}") from None
-
-
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """``key.sub=value`` strings; values are parsed as YAML (``[16, 40]``, ``null``, ``2e-4``)."""
-    data = _plain(data)
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set expects key.sub=value, got {item!r}")
-        try:
-            value = yaml.safe_load(raw) if raw else ""
-        except yaml.YAMLError:
-            value = raw
-        node = data
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"--set {key}: {part!r} is not a section")
-        node[parts[-1]] = value
-    return data
+        return to_plain(self)
 
 
 def load_config(
@@ -215,16 +124,7 @@ def load_config(
     """YAML file (or ``base``, e.g. a checkpoint's train_config) + overrides -> TrainConfig."""
     data: dict[str, Any] = dict(base or {})
     if path is not None:
-        path = Path(path)
-        try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
-        except (OSError, yaml.YAMLError) as err:
-            raise ConfigError(f"cannot read config {path}: {err}") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"config {path} must be a YAML mapping")
-        data = loaded
+        data = read_yaml_mapping(Path(path))
     return build(TrainConfig, apply_overrides(data, overrides or []))
 
 
