@@ -100,3 +100,65 @@ class ManifestRecorder:
 
     def close(self) -> None:
         self._spool.close()
+
+
+def input_sha256(source: Any) -> str | None:
+    """The input file's sha256, or of an image folder's names and contents; None if live."""
+    path = source.info.path
+    if path is None:
+        return None
+    if path.is_file():
+        return sha256_file(path)
+    digest = hashlib.sha256()
+    for file in getattr(source, "files", []):
+        digest.update(file.name.encode() + b"\0" + bytes.fromhex(sha256_file(file)))
+    return digest.hexdigest()
+
+
+def models_info(detector: Any, generator: Any) -> dict[str, Any]:
+    """The models of a run, taken when they are loaded (stages drop them when closed)."""
+    return {
+        "detector": {"file": detector.model_path.name, "sha256": detector.model_sha256},
+        "generator": None
+        if generator is None
+        else {
+            "file": generator.model_path.name,
+            "path": str(generator.model_path.resolve()),
+            "sha256": generator.model_sha256,
+            "providers": generator.providers,
+            "provenance": generator.meta.provenance,
+        },
+    }
+
+
+def run_header(
+    status: str,
+    error: BaseException | None,
+    source: Any,
+    models: dict[str, Any],
+    config: Any,
+    summary: dict[str, Any],
+) -> dict[str, Any]:
+    """What every manifest says about one input's run (single or multi-camera)."""
+    from streamproc.config import config_to_dict, dump_config
+
+    cfg_text = dump_config(config)
+    return {
+        "status": status,
+        "error": str(error) if error is not None else None,
+        "input": {
+            "name": source.info.name,
+            # Local paths only (needed by `streamproc verify`); URLs are never stored.
+            "path": None if source.live else str(source.info.path.resolve()),
+            "sha256": input_sha256(source),
+            "live": source.live,
+            "skipped_packets": source.info.skipped_packets,
+            "events": source.info.events,
+        },
+        "models": models,
+        "enhance_mode": config.enhance.mode,
+        "ai_enhanced_marker": config.composite.marker,
+        "config_sha256": hashlib.sha256(cfg_text.encode()).hexdigest(),
+        "config": config_to_dict(config),
+        "stats": summary,
+    }

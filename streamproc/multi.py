@@ -20,7 +20,6 @@ first error wins and is re-raised by :meth:`MultiPipeline.finish`).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import queue
 import threading
@@ -34,11 +33,11 @@ import cv2
 import numpy as np
 
 from streamproc.composite import Compositor
-from streamproc.config import Config, config_to_dict, dump_config
+from streamproc.config import Config, dump_config
 from streamproc.detect import FaceDetector
 from streamproc.enhance.stage import EnhanceStage
 from streamproc.errors import InputError, OutputError
-from streamproc.manifest import ManifestRecorder, manifest_path
+from streamproc.manifest import ManifestRecorder, manifest_path, models_info, run_header
 from streamproc.packet import FramePacket
 from streamproc.pipeline import (
     EOS,
@@ -48,7 +47,7 @@ from streamproc.pipeline import (
     put_drop_oldest,
     put_unless_aborted,
 )
-from streamproc.runner import NULL_OUTPUTS, _hash_input, default_output
+from streamproc.runner import NULL_OUTPUTS, default_output
 from streamproc.sinks import Sink
 from streamproc.sinks.file import FileSink
 from streamproc.sinks.images import ImageSink
@@ -268,6 +267,7 @@ class MultiPipeline:
         except BaseException:
             self._close_cameras()
             raise
+        self.models = models_info(self.detector, self.enhancer.generator)
         self.max_frames = max(config.enhance.max_batch_frames, len(self.cameras))
         self._in_flight = {cam.id: 0 for cam in self.cameras}
 
@@ -674,36 +674,9 @@ class MultiJob:
     def _write_manifest(
         self, cam: Camera, status: str, summary: dict, error: BaseException | None
     ) -> None:
-        cfg_text = dump_config(self.config)
-        detector, generator = self.pipeline.detector, self.pipeline.enhancer.generator
-        header = {
-            "status": status,
-            "error": str(error) if error is not None else None,
-            "input": {
-                "name": cam.source.info.name,
-                "path": None if cam.live else str(cam.source.info.path.resolve()),
-                "sha256": _hash_input(cam.source),
-                "live": cam.live,
-                "skipped_packets": cam.source.info.skipped_packets,
-                "events": cam.source.info.events,
-            },
-            "camera": {"id": cam.id, "cameras_in_process": len(self.pipeline.cameras)},
-            "models": {
-                "detector": {"file": detector.model_path.name, "sha256": detector.model_sha256},
-                "generator": None
-                if generator is None
-                else {
-                    "file": generator.model_path.name,
-                    "sha256": generator.model_sha256,
-                    "providers": generator.providers,
-                },
-            },
-            "enhance_mode": self.config.enhance.mode,
-            "ai_enhanced_marker": self.config.composite.marker,
-            "config_sha256": hashlib.sha256(cfg_text.encode()).hexdigest(),
-            "config": config_to_dict(self.config),
-            "stats": summary,
-        }
+        pipe = self.pipeline
+        header = run_header(status, error, cam.source, pipe.models, self.config, summary)
+        header["camera"] = {"id": cam.id, "cameras_in_process": len(pipe.cameras)}
         out = cam.output
         outputs = [out] if out.is_file() else sorted(getattr(cam.sinks[0], "written", []))
         try:

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import errno
-import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from streamproc.composite import Compositor
-from streamproc.config import Config, config_to_dict, dump_config
+from streamproc.config import Config, dump_config
 from streamproc.detect import FaceDetector
-from streamproc.enhance.model_meta import sha256_file
 from streamproc.enhance.stage import EnhanceStage
 from streamproc.errors import OutputError
-from streamproc.manifest import ManifestRecorder, manifest_path
+from streamproc.manifest import ManifestRecorder, manifest_path, models_info, run_header
 from streamproc.pipeline import Gather, Pipeline, Worker
 from streamproc.sinks import Sink
 from streamproc.sinks.file import FileSink
@@ -38,18 +36,6 @@ def default_output(spec: str, source: Source, out_dir: Path = Path("out")) -> Pa
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         return out_dir / f"{safe_name(spec)}-{stamp}.mp4"
     return out_dir / f"{Path(spec).stem}.enhanced.mp4"
-
-
-def _hash_input(source: Source) -> str | None:
-    path = source.info.path
-    if path is None:
-        return None
-    if path.is_file():
-        return sha256_file(path)
-    digest = hashlib.sha256()
-    for file in getattr(source, "files", []):
-        digest.update(file.name.encode() + b"\0" + bytes.fromhex(sha256_file(file)))
-    return digest.hexdigest()
 
 
 @dataclass
@@ -92,18 +78,7 @@ class Job:
             detector.close()
             raise
         self.detector, self.enhancer = detector, enhancer
-        generator = enhancer.generator
-        self.generator_info = (
-            None
-            if generator is None
-            else {
-                "file": generator.model_path.name,
-                "path": str(generator.model_path.resolve()),
-                "sha256": generator.model_sha256,
-                "providers": generator.providers,
-                "provenance": generator.meta.provenance,
-            }
-        )
+        self.models = models_info(detector, enhancer.generator)
         workers = [
             Worker("detect", [detector, tracker]),
             Worker(
@@ -190,32 +165,7 @@ class Job:
         return summary
 
     def _write_manifest(self, status: str, summary: dict, error: BaseException | None) -> None:
-        cfg_text = dump_config(self.config)
-        header = {
-            "status": status,
-            "error": str(error) if error is not None else None,
-            "input": {
-                "name": self.source.info.name,
-                # Local paths only (needed by `streamproc verify`); URLs are never stored.
-                "path": None if self.source.live else str(self.source.info.path.resolve()),
-                "sha256": _hash_input(self.source),
-                "live": self.source.live,
-                "skipped_packets": self.source.info.skipped_packets,
-                "events": self.source.info.events,
-            },
-            "models": {
-                "detector": {
-                    "file": self.detector.model_path.name,
-                    "sha256": self.detector.model_sha256,
-                },
-                "generator": self.generator_info,
-            },
-            "enhance_mode": self.config.enhance.mode,
-            "ai_enhanced_marker": self.config.composite.marker,
-            "config_sha256": hashlib.sha256(cfg_text.encode()).hexdigest(),
-            "config": config_to_dict(self.config),
-            "stats": summary,
-        }
+        header = run_header(status, error, self.source, self.models, self.config, summary)
         outputs = (
             [self.output]
             if self.output.is_file()

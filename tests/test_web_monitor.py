@@ -63,6 +63,9 @@ def test_two_files_share_one_batched_pipeline(face_clip, silent_clip, tmp_path, 
         manifest = json.loads(manifest_path(output).read_text())
         assert manifest["status"] == "finished"
         assert manifest["input"]["name"] == clip.name
+        # Models are recorded as loaded (the stages drop them when closed, before this).
+        assert manifest["models"]["generator"]["file"] == "face_lite.onnx"
+        assert manifest["camera"]["cameras_in_process"] == 2
         assert [f["index"] for f in manifest["frames"]] == list(range(len(src_frames)))
     assert {p.name for p in job.outputs} == {"faces.enhanced.mp4", "silent.enhanced.mp4"}
     # Frames from both cameras were gathered into shared batches...
