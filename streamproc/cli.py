@@ -135,9 +135,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
 
     if not args.quiet:  # group state changes are news for the operator, not warnings
         logging.getLogger("streamproc.fleet").setLevel(logging.INFO)
-    overrides = list(args.overrides)
-    overrides += [f"serve.host={args.host}"] if args.host else []
-    overrides += [f"serve.port={args.port}"] if args.port is not None else []
+    overrides = _with_serve_flags(args)
     config = load_config(args.config, overrides)
     groups = []
     if args.inputs:
@@ -223,9 +221,7 @@ def _setup_logging(quiet: bool) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from streamproc.runner import SAMPLE_CLIP, Job
 
-    overrides = list(args.overrides)
-    overrides += [f"serve.host={args.host}"] if args.host else []
-    overrides += [f"serve.port={args.port}"] if args.port is not None else []
+    overrides = _with_serve_flags(args)
     config = load_config(args.config, overrides)
     specs = list(args.input) + (_read_inputs(args.inputs) if args.inputs else [])
     if len(specs) > 1 or args.serve:
@@ -260,6 +256,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return EXIT_INTERRUPTED if stop_requests else EXIT_OK
+
+
+def _with_serve_flags(args: argparse.Namespace) -> list[str]:
+    """``--set`` overrides plus ``--host``/``--port`` as the serve.* keys they stand for."""
+    overrides = list(args.overrides)
+    overrides += [f"serve.host={args.host}"] if args.host else []
+    overrides += [f"serve.port={args.port}"] if args.port is not None else []
+    return overrides
 
 
 def _read_inputs(path: Path) -> list[str]:
