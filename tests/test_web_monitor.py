@@ -279,8 +279,44 @@ def test_cli_runs_several_inputs(face_clip, silent_clip, tmp_path):
         assert len(read_frames(tmp_path / name)[0]) == n
 
 
-def test_serve_binds_loopback_by_default():
-    assert load_config(None).serve.host == "127.0.0.1"
+def test_serve_as_its_own_process(long_clip, tmp_path):
+    """`streamproc run A B --serve` as a user starts it: loopback, live stats, a camera that
+    cannot be opened shown as failed, Ctrl-C -> exit 130 with finished files."""
+    import signal
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "streamproc.cli", "run", str(long_clip), str(tmp_path / "gone")]
+    cmd += ["--serve", "--port", "0", "-o", str(tmp_path / "out"), "--quiet"]
+    cmd += [arg for kv in FAST for arg in ("--set", kv)]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        while not any("monitor at" in line for line in lines):
+            line = proc.stderr.readline()
+            assert line, f"no monitor URL: {lines}"
+            lines.append(line)
+        url = lines[-1].split("monitor at", 1)[1].strip()
+        assert url.startswith("http://127.0.0.1:")  # loopback unless --host says otherwise
+        stats: dict = {}
+
+        def frames_served() -> int:
+            stats.update(httpx.get(url + "api/stats", timeout=5).json())
+            return stats["cameras"][0]["frames_out"]
+
+        _wait(frames_served, 60, "frames through the served pipeline")
+        assert [(c["id"], c["status"]) for c in stats["cameras"]][1] == ("1", "failed")
+        assert "gone" in stats["cameras"][1]["error"]
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    output = tmp_path / "out" / "long.enhanced.mp4"
+    assert json.loads(manifest_path(output).read_text())["status"] == "interrupted"
+    assert len(read_frames(output)[0]) >= stats["cameras"][0]["frames_out"]
 
 
 def test_unopenable_camera_is_skipped_only_when_asked(face_clip, tmp_path):
