@@ -149,7 +149,9 @@ class GroupWorker:
     ``finish`` never blocks ``status``; the pipeline runs on its own threads meanwhile.
     """
 
-    def __init__(self, name: str, inputs: list[str], config_data: dict, out_dir: str) -> None:
+    def __init__(
+        self, name: str, inputs: list[str], config_data: dict, out_dir: str, preview: bool
+    ) -> None:
         worker_env()
         import ray
 
@@ -162,6 +164,7 @@ class GroupWorker:
             config = on_assigned_gpu(config)
         self._lock = threading.Lock()
         self._result: dict[str, Any] | None = None
+        self._names = [mask_url(spec) for spec in inputs]
         self.run_dir = new_run_dir(Path(out_dir) / name)
         self.info = {
             "pid": os.getpid(),
@@ -176,7 +179,9 @@ class GroupWorker:
         self.bad_input = False
         try:
             # A camera that cannot be opened is reported; its group's other cameras run.
-            self.job = MultiJob(inputs, config, str(self.run_dir), skip_unopenable=True)
+            self.job = MultiJob(
+                inputs, config, str(self.run_dir), preview=preview, skip_unopenable=True
+            )
             self.job.start()
         except StreamprocError as err:
             self.error, self.bad_input = mask_url(" ".join(str(err).split())), True
@@ -197,6 +202,19 @@ class GroupWorker:
         if self.job is not None:
             self.job.pipeline.request_stop()
 
+    def jpeg(self, cam_id: str, view: str, after_seq: int) -> tuple[int, bytes | None]:
+        """The newest frame of a camera as JPEG, if newer than ``after_seq``.
+
+        (seq, None) when there is nothing new; (-1, None) when the camera has no preview
+        (unknown, not opened, or closed): the driver's stream then ends.
+        """
+        cam = next((c for c in self._cams() if c.id == cam_id), None)
+        if cam is None or cam.preview is None or cam.preview.closed:
+            return -1, None
+        if cam.preview.seq == after_seq:
+            return after_seq, None
+        return cam.preview.jpeg(view)
+
     def finish(self, status: str) -> dict[str, Any]:
         """Stop, close every file, write the manifests; per-camera results (idempotent)."""
         with self._lock:
@@ -206,7 +224,11 @@ class GroupWorker:
 
     def _finish(self, status: str) -> dict[str, Any]:
         cameras: list[dict[str, Any]] = []
-        if self.job is None:
+        if self.job is None:  # no camera could be opened: each is reported with the reason
+            for i, name in enumerate(self._names):
+                zeros = dict.fromkeys(CAMERA_FIELDS, 0)
+                failed = {"status": "failed", "bad_input": True, "error": self.error}
+                cameras.append({"id": str(i), "name": name, "output": None, **zeros, **failed})
             return {**self.info, "error": self.error, "bad_input": True, "cameras": cameras}
         self.job.pipeline.request_stop()
         try:
@@ -304,7 +326,7 @@ class Fleet:
         )
         for group in self.groups:
             inputs = [portable_path(spec) for spec in group.inputs]
-            actor = placed.remote(group.name, inputs, config_data, str(out_dir))
+            actor = placed.remote(group.name, inputs, config_data, str(out_dir), opts.serve)
             self.states.append(GroupState(group, actor))
 
     def poll(self) -> dict[str, Any]:
@@ -324,6 +346,22 @@ class Fleet:
             if st.finish_ref is not None and _ready(ray, st.finish_ref):
                 self._on_finish(st)
         return self.status_doc()
+
+    def jpeg(self, group: str, cam_id: str, view: str, after_seq: int) -> tuple[int, bytes | None]:
+        """For the status page (called on its threads): a camera's newest JPEG via its actor.
+
+        (-1, None) once the group is over; (after_seq, None) while it cannot answer (pending,
+        restarting, slow): the page's stream waits and goes on after a restart.
+        """
+        from ray.exceptions import GetTimeoutError, RayError
+
+        st = next((s for s in self.states if s.group.name == group), None)
+        if st is None or st.state in FINISHED_STATES or self._ray is None:
+            return -1, None
+        try:
+            return self._ray.get(st.actor.jpeg.remote(cam_id, view, after_seq), timeout=2.0)
+        except (GetTimeoutError, RayError):
+            return after_seq, None
 
     def _on_status(self, st: GroupState, ref: Any) -> None:
         from ray.exceptions import ActorDiedError, ActorUnavailableError, RayError
@@ -486,6 +524,11 @@ class Fleet:
                 "groups": len(groups),
                 "cameras": sum(len(g.group.inputs) for g in self.states),
                 "failed_groups": sum(g["state"] in (FAILED, DEAD) for g in groups),
+                "failed_cameras": sum(
+                    str(c["status"]).startswith(("failed", "lost"))
+                    for g in groups
+                    for c in g["cameras"]
+                ),
                 "restarts": sum(g["restarts"] for g in groups),
                 "frames": frames,
                 "wall_s": round(wall_s, 2),
@@ -525,7 +568,8 @@ def summary_markdown(doc: dict[str, Any]) -> str:
             )
     t = doc["totals"]
     lines.append(
-        f"\n{t['groups']} groups, {t['cameras']} cameras, {t['failed_groups']} failed, "
+        f"\n{t['groups']} groups ({t['failed_groups']} failed), {t['cameras']} cameras "
+        f"({t['failed_cameras']} failed), "
         f"{t['restarts']} restarts; {t['frames']} frames, {t['fps']:.1f} frames/s "
         f"over {t['wall_s']:.1f} s ({doc['status']})\n"
     )
@@ -596,7 +640,7 @@ def run_fleet(
             from streamproc.web.fleet import build_fleet_app
 
             host, port = config.serve.host, config.serve.port
-            server = AppServer(build_fleet_app(lambda: latest), host, port)
+            server = AppServer(build_fleet_app(lambda: latest, fleet.jpeg), host, port)
             print(f"streamproc: fleet status page at {server.url}", file=sys.stderr, flush=True)
         fleet.start()
         deadline = fleet.started_s + options.duration_s if options.duration_s > 0 else None

@@ -16,7 +16,9 @@ import time
 from pathlib import Path
 
 import av
+import cv2
 import httpx
+import numpy as np
 import pytest
 import yaml
 from conftest import FAST
@@ -84,7 +86,7 @@ def test_groups_of_files_match_single_process_and_bad_group_is_reported(clips, t
             assert status == "finished"
             assert hashes == _single_process(clips[i], tmp_path)
     md = (out / "summary.md").read_text()
-    assert "| broken | failed |" in md and "3 groups, 5 cameras, 1 failed" in md
+    assert "| broken | failed |" in md and "3 groups (1 failed), 5 cameras (2 failed)" in md
     # The last status.json shows the end state of every group.
     status = json.loads((out / "status.json").read_text())
     assert {g["name"]: g["state"] for g in status["groups"]} == {
@@ -223,3 +225,47 @@ def test_killed_live_group_restarts_into_a_new_run(tmp_path, caplog):
     texts.append(caplog.text)
     assert all(password not in text for text in texts)
     assert door["cameras"][0]["name"].startswith("rtsp://***@127.0.0.1:")
+
+
+def _first_jpeg(url: str) -> np.ndarray:
+    with httpx.stream("GET", url, timeout=20) as response:
+        assert response.headers["content-type"].startswith("multipart/x-mixed-replace")
+        data = b""
+        for chunk in response.iter_bytes():
+            data += chunk
+            start = data.find(b"\xff\xd8")
+            end = data.find(b"\xff\xd9", start + 2)
+            if start >= 0 and end > 0:
+                jpeg = np.frombuffer(data[start : end + 2], np.uint8)
+                return cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+    raise AssertionError(f"no JPEG from {url}")
+
+
+def test_driver_page_relays_each_cameras_video(long_clip, tmp_path):
+    groups = [fleet.CameraGroup("hall", (str(long_clip),))]
+    options = fleet.FleetOptions(
+        out_dir=tmp_path / "out", status_interval_s=0.5, serve=True, duration_s=120
+    )
+    stop = threading.Event()
+    seen: dict[str, object] = {}
+
+    def watch(doc: dict) -> None:
+        hall = doc["groups"][0]
+        if stop.is_set() or hall["state"] != "running" or not hall["cameras"]:
+            return
+        if hall["cameras"][0]["frames_out"] < 3:
+            return
+        base = doc["monitor"]
+        seen["side"] = _first_jpeg(f"{base}cam/hall/0/stream.mjpg?view=side")
+        seen["bad_view"] = httpx.get(f"{base}cam/hall/0/stream.mjpg?view=x", timeout=5)
+        seen["no_group"] = httpx.get(f"{base}cam/nope/0/stream.mjpg", timeout=5)
+        stop.set()
+
+    config = load_config(None, [*FAST, "serve.port=0"])
+    summary = fleet.run_fleet(groups, config, options, stop, watch)
+    assert summary["status"] == "interrupted" and summary["groups"][0]["state"] == "ended"
+    with av.open(str(long_clip)) as container:
+        width, height = container.streams.video[0].width, container.streams.video[0].height
+    assert seen["side"].shape == (height, 2 * width, 3)  # original | enhanced, from the actor
+    assert seen["bad_view"].status_code == 400
+    assert seen["no_group"].status_code == 200 and seen["no_group"].content == b""

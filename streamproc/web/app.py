@@ -84,13 +84,13 @@ async def _mjpeg(preview: Preview, view: str) -> AsyncIterator[bytes]:
         if jpeg is None:
             await asyncio.sleep(FRAME_POLL_S)
             continue
-        yield (
-            (
-                f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
-            ).encode()
-            + jpeg
-            + b"\r\n"
-        )
+        yield mjpeg_part(jpeg)
+
+
+def mjpeg_part(jpeg: bytes) -> bytes:
+    """One part of a multipart/x-mixed-replace MJPEG stream."""
+    head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+    return head.encode() + jpeg + b"\r\n"
 
 
 class AppServer:

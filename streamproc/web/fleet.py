@@ -1,23 +1,35 @@
-"""The fleet driver's status page: every group and camera of ``streamproc fleet``.
+"""The fleet driver's page: every group and camera of ``streamproc fleet``.
 
-Served by the driver (127.0.0.1 unless told otherwise), from the status the driver already
-polls; the page itself polls ``/api/status`` once a second. No video: frames stay on the
-nodes that record them.
+Served by the driver (127.0.0.1 unless told otherwise) from the status the driver already
+polls; the page polls ``/api/status`` once a second. Each camera's video is relayed from
+its group's actor on demand (``/cam/{group}/{cam}/stream.mjpg``): only the newest frame,
+only while a browser watches, at most ``MAX_TILE_FPS`` per tile, so watching costs the
+cluster little and never slows a pipeline.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from streamproc.multi import VIEWS
+from streamproc.web.app import BOUNDARY, mjpeg_part
 
-def build_fleet_app(latest: Callable[[], dict[str, Any]]) -> Starlette:
-    """``latest()`` returns the newest status document (see ``Fleet.status_doc``)."""
+MAX_TILE_FPS = 8.0
+IDLE_POLL_S = 0.1
+
+# (group, camera id, view, seq already sent) -> (seq, JPEG or None); seq -1: stream over.
+FrameFetch = Callable[[str, str, str, int], tuple[int, bytes | None]]
+
+
+def build_fleet_app(latest: Callable[[], dict[str, Any]], fetch: FrameFetch) -> Starlette:
+    """``latest()``: the newest status document; ``fetch``: a camera's newest JPEG."""
 
     async def page(_: Request) -> HTMLResponse:
         return HTMLResponse(FLEET_PAGE, headers={"Cache-Control": "no-store"})
@@ -25,7 +37,38 @@ def build_fleet_app(latest: Callable[[], dict[str, Any]]) -> Starlette:
     async def status(_: Request) -> JSONResponse:
         return JSONResponse(latest(), headers={"Cache-Control": "no-store"})
 
-    return Starlette(routes=[Route("/", page), Route("/api/status", status)])
+    async def stream(request: Request) -> Response:
+        view = request.query_params.get("view", "enhanced")
+        if view not in VIEWS:
+            return Response(f"view must be one of {', '.join(VIEWS)}", status_code=400)
+        group, cam = request.path_params["group"], request.path_params["cam"]
+        return StreamingResponse(
+            _relay(fetch, group, cam, view),
+            media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+            headers={"Cache-Control": "no-store"},
+        )
+
+    return Starlette(
+        routes=[
+            Route("/", page),
+            Route("/api/status", status),
+            Route("/cam/{group}/{cam}/stream.mjpg", stream),
+        ]
+    )
+
+
+async def _relay(fetch: FrameFetch, group: str, cam: str, view: str) -> AsyncIterator[bytes]:
+    seq = 0
+    while True:
+        new_seq, jpeg = await asyncio.to_thread(fetch, group, cam, view, seq)
+        if new_seq < 0:
+            return
+        if jpeg is None:
+            await asyncio.sleep(IDLE_POLL_S)
+            continue
+        seq = new_seq
+        yield mjpeg_part(jpeg)
+        await asyncio.sleep(1.0 / MAX_TILE_FPS)
 
 
 FLEET_PAGE = """<!doctype html>
@@ -44,14 +87,24 @@ FLEET_PAGE = """<!doctype html>
   td.n { text-align: right; font-family: ui-monospace, monospace; }
   .running, .live { color: #6d6; } .pending, .restarting, .reconnecting, .starting { color: #fc6; }
   .failed, .dead { color: #f66; } .ended { color: #aaa; }
+  #grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr));
+          gap: 8px; padding: 10px; }
+  .tile { background: #1b1b1b; border: 1px solid #333; padding: 4px; }
+  .tile img { width: 100%; aspect-ratio: 16 / 9; object-fit: contain; background: #000; }
 </style>
 </head>
 <body>
 <header>
   <h1>streamproc fleet</h1>
+  <span>view:
+    <label><input type="radio" name="view" value="enhanced" checked> enhanced</label>
+    <label><input type="radio" name="view" value="original"> original</label>
+    <label><input type="radio" name="view" value="side"> side by side</label>
+  </span>
   <span id="summary">waiting for the first status</span>
   <span class="notice">Enhanced faces are machine-generated guesses, not evidence.</span>
 </header>
+<div id="grid"></div>
 <table id="cameras">
 <thead><tr><th>group</th><th>state</th><th>node</th><th>gpu</th><th>restarts</th>
 <th>camera</th><th>status</th><th>fps</th><th>frames</th><th>dropped</th><th>faces</th>
@@ -60,6 +113,32 @@ FLEET_PAGE = """<!doctype html>
 </table>
 <script>
 "use strict";
+let view = "enhanced";
+const tiles = new Map();  // "group/cam" -> tile; a new run of a group keeps its tiles
+function streamUrl(key) { return `/cam/${key}/stream.mjpg?view=${view}`; }
+function tile(group, cam) {
+  const key = `${encodeURIComponent(group)}/${encodeURIComponent(cam.id)}`;
+  let node = tiles.get(key);
+  if (!node) {
+    node = document.createElement("div");
+    node.className = "tile";
+    node.dataset.key = key;
+    const img = document.createElement("img");
+    img.alt = `${group} camera ${cam.id}`;
+    const caption = document.createElement("div");
+    node.append(img, caption);
+    document.getElementById("grid").append(node);
+    tiles.set(key, node);
+  }
+  const img = node.querySelector("img");
+  img.hidden = cam.status === "failed" && !img.src;  // never opened: no picture to show
+  // (Re)connect while the camera runs: after an actor restart the old stream has ended.
+  if (cam.status !== "failed" && cam.status !== "ended" && node.dataset.status !== cam.status) {
+    img.src = streamUrl(key);
+  }
+  node.dataset.status = cam.status;
+  node.querySelector("div").textContent = `${group} · ${cam.name} · ${cam.status}`;
+}
 function cell(text, cls) {
   const td = document.createElement("td");
   td.textContent = text === undefined || text === null ? "" : String(text);
@@ -71,6 +150,7 @@ function update(doc) {
   const rows = [];
   for (const g of doc.groups) {
     const list = g.cameras.length ? g.cameras : [{name: "-", status: ""}];
+    for (const c of g.cameras) tile(g.name, c);
     for (const c of list) {
       cams += g.cameras.length ? 1 : 0;
       fps += c.fps || 0;
@@ -98,6 +178,12 @@ async function poll() {
     document.getElementById("summary").textContent = "driver unreachable";
   }
   setTimeout(poll, 1000);
+}
+for (const radio of document.querySelectorAll("input[name=view]")) {
+  radio.addEventListener("change", () => {
+    view = radio.value;
+    for (const [key, node] of tiles) node.querySelector("img").src = streamUrl(key);
+  });
 }
 window.addEventListener("load", poll);
 </script>
