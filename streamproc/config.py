@@ -160,10 +160,16 @@ class OutputConfig:
     fragmented_mp4: bool = True
     copy_audio: bool = True
     manifest: bool = True
+    # Live inputs: start a new file (with its own manifest) every rotate_s s; 0 = one file.
+    rotate_s: float = 0.0
     # MJPEG over HTTP preview; 0 disables it.
     mjpeg_port: int = 0
     mjpeg_host: str = "127.0.0.1"
     mjpeg_quality: int = 80
+
+    def __post_init__(self) -> None:
+        if self.rotate_s < 0:
+            raise ConfigError(f"output.rotate_s must be >= 0, got {self.rotate_s}")
 
 
 @dataclass(frozen=True)

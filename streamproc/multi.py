@@ -20,12 +20,13 @@ first error wins and is re-raised by :meth:`MultiPipeline.finish`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ from streamproc.sinks import Sink
 from streamproc.sinks.file import FileSink
 from streamproc.sinks.images import ImageSink
 from streamproc.sinks.null import NullSink
+from streamproc.sinks.rotating import RotatingFileSink
 from streamproc.sources import Source, open_source
 from streamproc.sources.images import ImageSource
 from streamproc.sources.urls import mask_url
@@ -175,7 +177,10 @@ class Camera:
         self.preview = Preview(config.serve.jpeg_quality) if preview else None
         self.reader_done = False
         self.error: BaseException | None = None
+        # Set by the pipeline once its models are loaded: (status, error) -> manifest header.
+        self.header_fn: Callable[[str, BaseException | None], dict[str, Any]] | None = None
         self.sinks = self._sinks()
+        self.rotating = isinstance(self.sinks[0], RotatingFileSink)
         self.threads: list[threading.Thread] = []
 
     @property
@@ -200,7 +205,15 @@ class Camera:
             return [NullSink()]
         if isinstance(self.source, ImageSource):
             return [ImageSink(self.output, self.source.names)]
-        return [FileSink(self.output, self.source.info, self.config.output, self.live)]
+        out_cfg = self.config.output
+        if self.live and out_cfg.rotate_s > 0:
+            header = self._part_header if out_cfg.manifest else None
+            return [RotatingFileSink(self.output, self.source.info, out_cfg, header)]
+        return [FileSink(self.output, self.source.info, out_cfg, self.live)]
+
+    def _part_header(self, status: str, error: BaseException | None) -> dict[str, Any]:
+        assert self.header_fn is not None, "models are loaded before any frame is written"
+        return self.header_fn(status, error)
 
 
 class MultiPipeline:
@@ -268,8 +281,23 @@ class MultiPipeline:
             self._close_cameras()
             raise
         self.models = models_info(self.detector, self.enhancer.generator)
+        for cam in self.cameras:
+            cam.header_fn = functools.partial(self.camera_header, cam)
         self.max_frames = max(config.enhance.max_batch_frames, len(self.cameras))
         self._in_flight = {cam.id: 0 for cam in self.cameras}
+
+    def camera_header(
+        self,
+        cam: Camera,
+        status: str,
+        error: BaseException | None,
+        summary: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The manifest header of one camera's run (so far)."""
+        summary = cam.stats.summary() if summary is None else summary
+        header = run_header(status, error, cam.source, self.models, self.config, summary)
+        header["camera"] = {"id": cam.id, "cameras_in_process": len(self.cameras)}
+        return header
 
     # -- control -------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -476,7 +504,7 @@ class MultiPipeline:
                 cam.stats.latency_ms.append(1000 * (time.monotonic() - item.capture_s))
                 for name, ms in item.timings_ms.items():
                     cam.stats.stage(name).add(1, ms / 1000)
-                if not cam.null_output and self.config.output.manifest:
+                if not cam.null_output and self.config.output.manifest and not cam.rotating:
                     cam.recorder.record(item)
                 if cam.preview is not None:
                     cam.preview.publish(item, original)
@@ -674,9 +702,10 @@ class MultiJob:
     def _write_manifest(
         self, cam: Camera, status: str, summary: dict, error: BaseException | None
     ) -> None:
-        pipe = self.pipeline
-        header = run_header(status, error, cam.source, pipe.models, self.config, summary)
-        header["camera"] = {"id": cam.id, "cameras_in_process": len(pipe.cameras)}
+        if cam.rotating:
+            cam.sinks[0].finish(status, error)
+            return
+        header = self.pipeline.camera_header(cam, status, error, summary)
         out = cam.output
         outputs = [out] if out.is_file() else sorted(getattr(cam.sinks[0], "written", []))
         try:

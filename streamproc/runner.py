@@ -20,6 +20,7 @@ from streamproc.sinks.file import FileSink
 from streamproc.sinks.images import ImageSink
 from streamproc.sinks.mjpeg import MjpegSink
 from streamproc.sinks.null import NullSink
+from streamproc.sinks.rotating import RotatingFileSink
 from streamproc.sources import Source, open_source
 from streamproc.sources.images import ImageSource
 from streamproc.sources.urls import safe_name
@@ -93,13 +94,15 @@ class Job:
         ]
         self.recorder = ManifestRecorder()
         self.sinks = self._sinks()
+        # A rotating sink records its own parts' manifests.
+        record = self._want_manifest and not isinstance(self.sinks[0], RotatingFileSink)
         self.pipeline = Pipeline(
             self.source,
             workers,
             self.sinks,
             queue_frames=cfg.pipeline.queue_frames,
             live_queue_frames=cfg.pipeline.live_queue_frames,
-            on_written=self.recorder.record if self._want_manifest else None,
+            on_written=self.recorder.record if record else None,
         )
 
     @property
@@ -114,6 +117,9 @@ class Job:
                 sinks.append(NullSink())
             elif isinstance(self.source, ImageSource):
                 sinks.append(ImageSink(self.output, self.source.names))
+            elif self.source.live and out_cfg.rotate_s > 0:
+                header = self._part_header if self._want_manifest else None
+                sinks.append(RotatingFileSink(self.output, self.source.info, out_cfg, header))
             else:
                 sinks.append(FileSink(self.output, self.source.info, out_cfg, self.source.live))
             if out_cfg.mjpeg_port:
@@ -155,7 +161,10 @@ class Job:
         summary = self.pipeline.stats.summary()
         if self._want_manifest:
             try:
-                self._write_manifest(status, summary, error)
+                if isinstance(self.sinks[0], RotatingFileSink):
+                    self.sinks[0].finish(status, error)
+                else:
+                    self._write_manifest(status, summary, error)
             except OSError as err:
                 # Keep the first error (often the same full disk) as the one reported.
                 error = error or _write_error(manifest_path(self.output), err)
@@ -163,6 +172,10 @@ class Job:
         if error is not None:
             raise error
         return summary
+
+    def _part_header(self, status: str, error: BaseException | None) -> dict[str, Any]:
+        summary = self.pipeline.stats.summary()
+        return run_header(status, error, self.source, self.models, self.config, summary)
 
     def _write_manifest(self, status: str, summary: dict, error: BaseException | None) -> None:
         header = run_header(status, error, self.source, self.models, self.config, summary)
