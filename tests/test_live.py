@@ -219,3 +219,20 @@ def test_live_recording_rotates_into_chained_parts(rtsp_clip, tmp_path, multi):
         previous_sha = hashlib.sha256(manifest.read_bytes()).hexdigest()
     # Together the parts hold every frame written, once, in order.
     assert len(indices) == summary["frames_out"] and indices == sorted(set(indices))
+    if multi:
+        return
+    # `streamproc verify` checks the chain: intact, then one part altered, then one missing.
+    from streamproc.verify import verify
+
+    last = Path(f"{parts[-1]}.manifest.json")
+    result = verify(last)
+    assert result.verified, result.message
+    assert f"{len(parts)} parts, each intact and chained" in result.message
+    data = parts[1].read_bytes()
+    parts[1].write_bytes(data[:-10] + bytes(10))
+    altered = verify(last)
+    assert not altered.verified and f"part 1 ({parts[1].name}) is ALTERED" in altered.message
+    parts[1].write_bytes(data)
+    Path(f"{parts[1]}.manifest.json").unlink()
+    missing = verify(last)
+    assert not missing.verified and "part 1" in missing.message and "missing" in missing.message
