@@ -5,8 +5,9 @@ segment decodable on its own, and the pipeline's encoder starts each segment out
 a keyframe, so the join is at keyframes too. Segments keep the input's timestamps; the
 join rebases them anyway so the joined video is continuous whatever a muxer did.
 
-Caveat: each segment runs its own tracker, so track ids restart and box smoothing
-re-converges at every cut; with tracking off, the joined frames equal an unsplit run's.
+Caveat: each segment runs its own tracker, so box smoothing re-converges at every cut and
+a person gets a new track id (ids are offset per segment in the joined manifest, so no id
+is reused); with tracking off, the joined frames equal an unsplit run's.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import av.error
 from streamproc.enhance.model_meta import sha256_file
 from streamproc.errors import InputError
 from streamproc.manifest import manifest_path
+
+TRACK_ID_STRIDE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ def join(plan: SegmentPlan, original: Path) -> dict:
                 packet.stream = out_video
                 writer.mux(packet)
             offset = end_pts + shift
-            frames += _segment_frames(seg_out, len(frames), shift)
+            frames += _segment_frames(seg_out, len(frames), shift, seg_index)
         if audio is not None:
             _copy_audio(writer, audio, original)
     os.replace(tmp, plan.output)
@@ -149,12 +152,21 @@ def _copy_audio(writer, out_audio, original: Path) -> None:
             writer.mux(packet)
 
 
-def _segment_frames(seg_out: Path, first_index: int, shift: int) -> list[dict]:
+def _segment_frames(seg_out: Path, first_index: int, shift: int, seg_index: int) -> list[dict]:
+    """The segment's frame records, renumbered into the joined file.
+
+    Each segment had its own tracker, so its track ids restart at 1: in the joined
+    manifest they become ``seg_index * TRACK_ID_STRIDE + id``, so one id never names two
+    different people (the same person gets a new id at each cut).
+    """
     doc = json.loads(manifest_path(seg_out).read_text())
     frames = doc.get("frames") or []
     for i, frame in enumerate(frames):
         frame["index"] = first_index + i
         frame["pts"] = frame["pts"] + shift
+        for face in frame.get("faces", []):
+            if face["track_id"] >= 0:
+                face["track_id"] += seg_index * TRACK_ID_STRIDE
     return frames
 
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import FAST
 from synth import read_frames, scene_frame, write_clip
 
-from streamproc import batch
+from streamproc import batch, batch_segments
 from streamproc.cli import main
 from streamproc.config import config_to_dict, load_config
 
@@ -146,6 +146,20 @@ def test_segments_join_without_reencode_to_the_unsplit_frames(tmp_path):
     # Resume works on joined outputs too.
     (again,) = batch.run_batch([str(clip)], config, options)
     assert again.status == "skipped" and again.frame_sha256 == result.frame_sha256
+
+    # With tracking on, each segment's ids are offset in the joined manifest: no id names
+    # two different tracks.
+    tracked = batch.BatchOptions(out_dir=tmp_path / "tracked", workers=2, segment_s=0.3)
+    (with_ids,) = batch.run_batch([str(clip)], load_config(None, FAST), tracked)
+    doc = json.loads(Path(f"{with_ids.output}.manifest.json").read_text())
+    ids_by_segment = [
+        {face["track_id"] for f in doc["frames"][4 * k : 4 * k + 4] for face in f["faces"]}
+        for k in range(4)
+    ]
+    stride = batch_segments.TRACK_ID_STRIDE
+    for k, ids in enumerate(ids_by_segment):
+        assert ids and all(k * stride <= i < (k + 1) * stride for i in ids if i >= 0), ids
+    assert any(i >= 3 * stride for i in ids_by_segment[3])
 
     # By default the segments are removed once joined.
     plain = batch.BatchOptions(out_dir=tmp_path / "plain", workers=2, segment_s=0.3)
