@@ -7,7 +7,11 @@ runs in the tasks and actors is the same.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +44,28 @@ def init_ray(address: str | None, local_cpus: int, local_gpus: int | None) -> An
     import ray
 
     common = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+    with _signal_handlers_kept():
+        _init(ray, address, local_cpus, local_gpus, common)
+    return ray
+
+
+@contextlib.contextmanager
+def _signal_handlers_kept() -> Iterator[None]:
+    """Ray's core worker installs its own SIGTERM handler, which ends the driver on the
+    spot (no summary, no manifests). Put back the handlers that were there before."""
+    on_main = threading.current_thread() is threading.main_thread()
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} if on_main else {}
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            if handler is not None:
+                signal.signal(signum, handler)
+
+
+def _init(
+    ray: Any, address: str | None, local_cpus: int, local_gpus: int | None, common: dict
+) -> None:
     if address:
         try:
             ray.init(address=address, **common)
@@ -48,7 +74,6 @@ def init_ray(address: str | None, local_cpus: int, local_gpus: int | None) -> An
     else:
         # "local": a private cluster even when RAY_ADDRESS is set or `ray start` runs here.
         ray.init(address="local", num_cpus=max(1, local_cpus), num_gpus=local_gpus, **common)
-    return ray
 
 
 def worker_env() -> None:

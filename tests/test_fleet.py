@@ -11,6 +11,8 @@ import json
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -269,3 +271,34 @@ def test_driver_page_relays_each_cameras_video(long_clip, tmp_path):
     assert seen["side"].shape == (height, 2 * width, 3)  # original | enhanced, from the actor
     assert seen["bad_view"].status_code == 400
     assert seen["no_group"].status_code == 200 and seen["no_group"].content == b""
+
+
+def test_sigterm_stops_the_fleet_cleanly(long_clip, tmp_path):
+    """A service manager's SIGTERM: every group finishes its files and manifests, exit 130.
+    (Ray installs its own SIGTERM handler that would end the driver on the spot.)"""
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "streamproc.cli", "fleet", str(long_clip), "-o", str(out)]
+    cmd += ["--quiet", "--status-interval-s", "0.5", *[a for o in FAST for a in ("--set", o)]]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                group = json.loads((out / "status.json").read_text())["groups"][0]
+            except (OSError, ValueError, IndexError):
+                group = None
+            if group and group["state"] == "running" and group["cameras"][0]["frames_out"] > 5:
+                break
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=90)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, err
+    assert "SIGTERM received" not in err and "Traceback" not in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["groups"][0]["state"] == "ended"
+    camera = summary["groups"][0]["cameras"][0]
+    status, hashes = _hashes(Path(f"{camera['output']}.manifest.json"))
+    assert status == "interrupted" and len(hashes) == camera["frames_out"] > 5
