@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
@@ -29,8 +30,9 @@ from streamproc.enhance.model_meta import sha256_file
 from streamproc.errors import StreamprocError
 from streamproc.manifest import manifest_path
 
-FINISHED, SKIPPED, FAILED = "finished", "skipped", "failed"
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+FINISHED, SKIPPED, FAILED, INTERRUPTED = "finished", "skipped", "failed", "interrupted"
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+STOP_GRACE_S = 30.0  # how long a stopped batch waits for running tasks to close their files
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,12 @@ def run_job(spec: str, config_data: dict, output: str) -> dict:
     try:
         job = Job(spec, config_from_dict(config_data), Path(output))
         job.start()
-        job.pipeline.join()
+        try:
+            job.pipeline.join()
+        except KeyboardInterrupt:  # the driver was stopped and cancelled this task
+            job.pipeline.request_stop()
+            job.finish(INTERRUPTED)  # a playable file and a manifest that says so
+            raise
         summary = job.finish(FINISHED)
     except StreamprocError as err:
         return {"error": " ".join(str(err).split()), "bad_input": True}
@@ -140,8 +147,14 @@ def run_batch(
     options: BatchOptions,
     task: Callable[[str, dict, str], dict] = run_job,
     on_result: Callable[[FileResult], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> list[FileResult]:
-    """Process every input (resuming finished ones); always shuts Ray down."""
+    """Process every input (resuming finished ones); always shuts Ray down.
+
+    When ``stop`` is set, nothing new starts, running tasks are cancelled (each closes its
+    file and writes an "interrupted" manifest) and every unfinished input is reported
+    ``interrupted``; a later run picks them up again.
+    """
     specs = list(specs)
     options.out_dir.mkdir(parents=True, exist_ok=True)
     options = replace(options, out_dir=options.out_dir.resolve())  # tasks may run elsewhere
@@ -159,7 +172,7 @@ def run_batch(
     if todo:
         ray = _init_ray(options)
         try:
-            for result in _schedule(ray, todo, config, options, task):
+            for result in _schedule(ray, todo, config, options, task, stop or threading.Event()):
                 results[result.input] = result
                 if on_result:
                     on_result(result)
@@ -168,7 +181,7 @@ def run_batch(
     return [results[spec] for spec in specs]
 
 
-def _schedule(ray, todo, config, options, task) -> Iterable[FileResult]:
+def _schedule(ray, todo, config, options, task, stop: threading.Event) -> Iterable[FileResult]:
     """Submit tasks (at most ``workers`` in flight) and yield results as they finish."""
     from streamproc import batch_segments
 
@@ -204,6 +217,9 @@ def _schedule(ray, todo, config, options, task) -> Iterable[FileResult]:
     started: dict[Any, float] = {}
     timeout_s = options.task_timeout_s
     while queue or pending:
+        if stop.is_set():
+            yield from _interrupt(ray, pending, queue, todo)
+            return
         while queue and len(pending) < limit:
             unit = queue.pop(0)
             ref = remote.remote(unit[1], config_data, unit[2])
@@ -218,9 +234,24 @@ def _schedule(ray, todo, config, options, task) -> Iterable[FileResult]:
                 yield _join(spec, plans[spec], unit_results[spec], options.keep_segments)
 
 
+def _interrupt(ray, pending: dict, queue: list, todo: list) -> Iterable[FileResult]:
+    """Cancel the running tasks (gracefully: each finishes its file), report the rest."""
+    for ref in pending:
+        ray.cancel(ref)
+    if pending:
+        ray.wait(list(pending), num_returns=len(pending), timeout=STOP_GRACE_S)
+    outputs = dict(todo)
+    unfinished = dict.fromkeys(unit[0] for unit in [*pending.values(), *queue])
+    for spec in unfinished:
+        yield FileResult(spec, str(outputs[spec]), INTERRUPTED, error="stopped before the end")
+
+
 def _next_results(ray, pending: dict, started: dict, timeout_s: float) -> list[tuple[Any, dict]]:
-    """The next finished task, or the tasks that ran past ``timeout_s`` (cancelled)."""
-    ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0 if timeout_s > 0 else None)
+    """The next finished task, or the tasks that ran past ``timeout_s`` (cancelled).
+
+    Waits at most a second, so a stop request is seen promptly; ``[]`` if nothing is done.
+    """
+    ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
     if ready:
         try:
             value = ray.get(ready[0])
@@ -229,7 +260,7 @@ def _next_results(ray, pending: dict, started: dict, timeout_s: float) -> list[t
         return [(ready[0], value)]
     now, expired = time.monotonic(), []
     for ref in pending:
-        if now - started[ref] > timeout_s:
+        if timeout_s > 0 and now - started[ref] > timeout_s:
             ray.cancel(ref, force=True)
             error = f"timed out after {timeout_s:g} s (--task-timeout-s); cancelled"
             expired.append((ref, {"error": error, "bad_input": False}))
@@ -267,6 +298,8 @@ def _failed(spec: str, output: Path, error: str, bad_input: bool = False) -> Fil
 
 
 def exit_code(results: list[FileResult]) -> int:
+    if any(r.status == INTERRUPTED for r in results):
+        return EXIT_INTERRUPTED
     failed = [r for r in results if r.status == FAILED]
     if not failed:
         return EXIT_OK
@@ -281,6 +314,7 @@ def totals(results: list[FileResult], wall_s: float) -> dict[str, Any]:
         "finished": sum(r.status == FINISHED for r in results),
         "skipped": sum(r.status == SKIPPED for r in results),
         "failed": sum(r.status == FAILED for r in results),
+        "interrupted": sum(r.status == INTERRUPTED for r in results),
         "frames": sum(r.frames for r in done),
         "faces": sum(r.faces for r in done),
         "wall_s": round(wall_s, 3),
@@ -311,7 +345,8 @@ def write_summary(out_dir: Path, results: list[FileResult], wall_s: float) -> di
     t = doc["totals"]
     lines.append(
         f"\n{t['files']} files: {t['finished']} finished, {t['skipped']} skipped, "
-        f"{t['failed']} failed; {t['frames']} frames, {t['faces']} faces; "
+        f"{t['failed']} failed, {t['interrupted']} interrupted; {t['frames']} frames, "
+        f"{t['faces']} faces; "
         f"{t['fps']:.1f} frames/s over {t['wall_s']:.1f} s\n"
     )
     (out_dir / "summary.md").write_text("\n".join(lines))
@@ -325,7 +360,7 @@ def print_summary(doc: dict[str, Any]) -> None:
     table = Table(title="streamproc batch")
     for name in ("input", "status", "frames", "faces", "fps", "error"):
         table.add_column(name, justify="right" if name in ("frames", "faces", "fps") else "left")
-    style = {FINISHED: "green", SKIPPED: "cyan", FAILED: "red"}
+    style = {FINISHED: "green", SKIPPED: "cyan", FAILED: "red", INTERRUPTED: "yellow"}
     for row in doc["files"]:
         table.add_row(
             Path(row["input"]).name,
@@ -343,11 +378,17 @@ def print_summary(doc: dict[str, Any]) -> None:
     Console(stderr=True).print(table)
 
 
-def main_batch(specs: list[str], config: Config, options: BatchOptions, quiet: bool) -> int:
+def main_batch(
+    specs: list[str],
+    config: Config,
+    options: BatchOptions,
+    quiet: bool,
+    stop: threading.Event | None = None,
+) -> int:
     if not specs:
         raise StreamprocError("batch needs at least one input file")
     start = time.monotonic()
-    results = run_batch(specs, config, options)
+    results = run_batch(specs, config, options, stop=stop)
     doc = write_summary(options.out_dir, results, time.monotonic() - start)
     if not quiet:
         print_summary(doc)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from streamproc import __version__
@@ -163,16 +165,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
         serve=args.serve,
     )
     stop = threading.Event()
-    requests: list[int] = []
-
-    def on_signal(signum: int, _frame: object) -> None:
-        requests.append(signum)
-        if len(requests) > 1:
-            raise KeyboardInterrupt  # second Ctrl-C: do not wait for the groups
-        stop.set()
-
-    previous = {s: _set_handler(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with _stop_on_signals(stop) as requests:
         if args.quiet or not sys.stderr.isatty():
             summary = fleet.run_fleet(groups, config, options, stop)
         else:
@@ -183,9 +176,6 @@ def cmd_fleet(args: argparse.Namespace) -> int:
                 summary = fleet.run_fleet(
                     groups, config, options, stop, lambda d: live.update(fleet.status_table(d))
                 )
-    finally:
-        for signum, handler in previous.items():
-            _set_handler(signum, handler)
     if not args.quiet:
         print(fleet.summary_markdown(summary), file=sys.stderr)
     return fleet.exit_code(summary, interrupted=bool(requests))
@@ -206,7 +196,29 @@ def cmd_batch(args: argparse.Namespace) -> int:
         task_timeout_s=args.task_timeout_s,
         keep_segments=args.keep_segments,
     )
-    return main_batch(args.inputs, load_config(args.config, args.overrides), options, args.quiet)
+    config = load_config(args.config, args.overrides)
+    stop = threading.Event()
+    with _stop_on_signals(stop):
+        return main_batch(args.inputs, config, options, args.quiet, stop)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[list[int]]:
+    """First Ctrl-C/SIGTERM sets ``stop`` (finish cleanly); a second one interrupts now."""
+    received: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        received.append(signum)
+        if len(received) > 1:
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {s: _set_handler(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            _set_handler(signum, handler)
 
 
 def _setup_logging(quiet: bool) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import sys
 import time
 from fractions import Fraction
@@ -188,3 +190,38 @@ def test_task_past_its_timeout_is_cancelled_and_reported(clips, tmp_path):
     assert hung.status == "failed" and "timed out after 15 s" in hung.error
     assert fine.status == "finished" and len(fine.frame_sha256) == 12
     assert batch.exit_code([hung, fine]) == 1
+
+
+def test_sigterm_stops_the_batch_and_a_rerun_finishes_it(tmp_path):
+    """SIGTERM: the running task closes its file with an "interrupted" manifest, nothing
+    new starts, the summary says so (exit 130); running again processes both files."""
+    clips = []
+    for i in range(2):
+        clips.append(tmp_path / f"long{i}.mp4")
+        write_clip(clips[-1], n_frames=120, n_faces=1, face_px=80)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "streamproc.cli", "batch", *map(str, clips), "-o", str(out)]
+    cmd += ["--workers", "1", "--quiet", *[a for o in FAST for a in ("--set", o)]]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    try:
+        first = out / "long0.enhanced.mp4"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not (first.exists() and first.stat().st_size):
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=90)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "SIGTERM received" not in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert [f["status"] for f in summary["files"]] == ["interrupted", "interrupted"]
+    assert json.loads(Path(f"{first}.manifest.json").read_text())["status"] == "interrupted"
+    assert len(read_frames(first)[0]) > 0  # what was written stays playable
+
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    again = json.loads((out / "summary.json").read_text())
+    assert [f["status"] for f in again["files"]] == ["finished", "finished"]
+    assert again["totals"]["frames"] == 240
