@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 import time
@@ -24,12 +25,19 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from streamproc.cluster import first_line, init_ray, portable_path, worker_env
+from streamproc.cluster import (
+    first_line,
+    init_ray,
+    portable_path,
+    unused_gpu_warning,
+    worker_env,
+)
 from streamproc.config import Config, config_from_dict, config_to_dict, dump_config
 from streamproc.enhance.model_meta import sha256_file
 from streamproc.errors import StreamprocError
 from streamproc.manifest import manifest_path
 
+log = logging.getLogger(__name__)
 FINISHED, SKIPPED, FAILED, INTERRUPTED = "finished", "skipped", "failed", "interrupted"
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 STOP_GRACE_S = 30.0  # how long a stopped batch waits for running tasks to close their files
@@ -135,9 +143,12 @@ def run_job(spec: str, config_data: dict, output: str) -> dict:
     return {"summary": summary}
 
 
-def _init_ray(options: BatchOptions) -> Any:
+def _init_ray(options: BatchOptions, config: Config) -> Any:
     # GPUs are detected only when asked for, so a CPU run never touches CUDA.
     num_gpus = None if options.gpus_per_worker > 0 else 0
+    warning = unused_gpu_warning(config, options.gpus_per_worker)
+    if warning:
+        log.warning("%s", warning)
     return init_ray(options.ray_address, options.workers or os.cpu_count() or 1, num_gpus)
 
 
@@ -170,7 +181,7 @@ def run_batch(
         else:
             todo.append((spec, output))
     if todo:
-        ray = _init_ray(options)
+        ray = _init_ray(options, config)
         try:
             for result in _schedule(ray, todo, config, options, task, stop or threading.Event()):
                 results[result.input] = result

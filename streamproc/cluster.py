@@ -106,3 +106,16 @@ def connect_error(address: str, err: BaseException) -> str:
             "or RAY_AUTH_TOKEN (Ray sends it to an explicit HOST:PORT only when told to)"
         )
     return f"cannot connect to the Ray cluster at {address}: {reason[:300]}"
+
+
+def unused_gpu_warning(config: Any, gpus: float) -> str | None:
+    """Reserving GPUs for work configured to run on the CPU wastes them: say so."""
+    on_gpu = config.detect.device.startswith("cuda") or any(
+        p in ("cuda", "tensorrt") for p in config.enhance.providers
+    )
+    if gpus > 0 and not on_gpu:
+        return (
+            "GPUs are reserved but the config runs on the CPU; set "
+            "enhance.providers=[cuda,cpu] and/or detect.device=cuda:0 to use them"
+        )
+    return None

@@ -39,7 +39,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from streamproc.cluster import first_line, init_ray, portable_path, worker_env
+from streamproc.cluster import (
+    first_line,
+    init_ray,
+    portable_path,
+    unused_gpu_warning,
+    worker_env,
+)
 from streamproc.config import Config, config_from_dict, config_to_dict
 from streamproc.errors import ConfigError, StreamprocError
 from streamproc.sources.urls import mask_url
@@ -314,6 +320,9 @@ class Fleet:
         local_gpus = opts.local_gpus if opts.local_gpus is not None else (None if wants_gpu else 0)
         # A local cluster gets a CPU slot for every group: the user chose how many to run.
         local_cpus = max(os.cpu_count() or 1, int(len(self.groups) * opts.cpus_per_group + 0.999))
+        warning = unused_gpu_warning(self.config, opts.gpus_per_group)
+        if warning:
+            log.warning("%s", warning)
         self._ray = init_ray(opts.ray_address, local_cpus, local_gpus)
         actor_class = self._ray.remote(GroupWorker)
         config_data = config_to_dict(self.config)

@@ -129,6 +129,15 @@ def test_groups_queue_for_gpus_and_each_sees_its_own(clips, tmp_path):
     assert any(g["state"] == "pending" for doc in docs for g in doc["groups"])
 
 
+def test_reserving_gpus_for_a_cpu_config_is_flagged():
+    from streamproc.cluster import unused_gpu_warning
+
+    assert "runs on the CPU" in unused_gpu_warning(load_config(None, []), 1)
+    assert unused_gpu_warning(load_config(None, ["enhance.providers=[cuda,cpu]"]), 1) is None
+    assert unused_gpu_warning(load_config(None, ["detect.device=cuda:0"]), 0.5) is None
+    assert unused_gpu_warning(load_config(None, []), 0) is None
+
+
 def test_config_points_at_the_assigned_gpu():
     config = load_config(None, ["detect.device=cuda:1", "enhance.device_id=1"])
     moved = fleet.on_assigned_gpu(config)
