@@ -196,9 +196,10 @@ class Camera:
             return "ended" if self.stats.status == "finished" else "failed"
         if self.reader_done:
             return "ended"
+        source_status = getattr(self.source, "status", "running")
         if self.stats.frames_in == 0:
-            return "starting"
-        return getattr(self.source, "status", "running")
+            return "connecting" if source_status == "connecting" else "starting"
+        return source_status
 
     def _sinks(self) -> list[Sink]:
         if self.null_output:
@@ -229,9 +230,11 @@ class MultiPipeline:
     ) -> None:
         """``output``: the folder for every camera's output (default ``out/``) or 'null'.
 
-        ``skip_unopenable``: a camera whose input cannot be opened is reported (in
-        ``unopened`` and the snapshot, status ``failed``) while the others run; by default
-        it fails the whole pipeline, and it always does when no camera opens.
+        ``skip_unopenable``: a live camera that does not answer yet is waited for (status
+        ``connecting``, retried with backoff); any other input that cannot be opened is
+        reported (in ``unopened`` and the snapshot, status ``failed``) while the others
+        run. By default either fails the whole pipeline, and it always does when no camera
+        opens.
         """
         self.config = config
         self.stats = PipelineStats()  # the shared stages' timings
@@ -252,7 +255,8 @@ class MultiPipeline:
         try:
             for i, spec in enumerate(specs):
                 try:
-                    source = open_source(spec, config.source)
+                    # Lenient runs also wait for cameras that are down at start-up.
+                    source = open_source(spec, config.source, wait_for_camera=skip_unopenable)
                 except InputError as err:
                     if not skip_unopenable or (not self.cameras and i == len(specs) - 1):
                         raise

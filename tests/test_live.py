@@ -236,3 +236,32 @@ def test_live_recording_rotates_into_chained_parts(rtsp_clip, tmp_path, multi):
     Path(f"{parts[1]}.manifest.json").unlink()
     missing = verify(last)
     assert not missing.verified and "part 1" in missing.message and "missing" in missing.message
+
+
+def test_camera_down_at_start_is_waited_for_by_a_monitor(rtsp_clip, tmp_path):
+    """A monitor or fleet (lenient mode) starting while a camera reboots: the camera shows
+    "connecting" and is recorded as soon as it answers."""
+    from streamproc.multi import MultiJob
+
+    port = free_port()
+    server = RtspServer(rtsp_clip, port)
+    url = f"rtsp://127.0.0.1:{port}/cam"
+    overrides = ["detect.imgsz=320", "source.reconnect_initial_s=0.2", "source.open_timeout_s=2"]
+    job = MultiJob([url], load_config(None, overrides), str(tmp_path), skip_unopenable=True)
+    cam = job.pipeline.cameras[0]
+    try:
+        job.start()
+        time.sleep(1.0)
+        assert cam.status == "connecting" and cam.stats.frames_in == 0
+        server.start()  # the camera comes up
+        wait_for(lambda: cam.stats.frames_out >= 10, 30, "frames once the camera is up")
+        assert cam.status == "live"
+        job.pipeline.request_stop()
+        (summary,) = job.finish("interrupted")
+    finally:
+        job.pipeline.abort.set()
+        server.kill()
+    frames, _, _ = read_frames(cam.output)
+    assert len(frames) == summary["frames_out"] >= 10 and frames[0].shape == (240, 320, 3)
+    doc = json.loads(Path(f"{cam.output}.manifest.json").read_text())
+    assert [e["event"] for e in doc["input"]["events"]] == ["connected"]

@@ -47,14 +47,17 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
-def open_source(spec: str, config: SourceConfig) -> Source:
-    """Pick the source for ``spec`` (path, folder, URL or device) and open it."""
+def open_source(spec: str, config: SourceConfig, wait_for_camera: bool = False) -> Source:
+    """Pick the source for ``spec`` (path, folder, URL or device) and open it.
+
+    ``wait_for_camera``: a stream or device that does not answer yet is retried in the
+    background instead of being an error (see ``LiveSource``)."""
     from streamproc.sources.file import FileSource
     from streamproc.sources.images import ImageSource
     from streamproc.sources.live import LiveSource
 
     if is_url(spec) or is_device(spec):
-        return LiveSource(spec, config)
+        return LiveSource(spec, config, wait_for_camera)
     path = Path(spec)
     if not path.exists():
         raise InputError(f"input not found: {mask_url(spec)}")

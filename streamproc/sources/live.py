@@ -4,7 +4,8 @@ A camera that drops is normal in CCTV: after the first successful connection, a 
 error, an end of stream or a stall longer than ``watchdog_s`` closes the connection and
 reopens it with exponential backoff. Each outage is recorded as an event (start, length)
 so the log and the manifest show the gap. The first connection failing is a user error
-(wrong URL, wrong credentials) and is reported at once.
+(wrong URL, wrong credentials) and is reported at once, unless the caller asked to wait
+for the camera (a monitor or fleet starting while a camera reboots).
 """
 
 from __future__ import annotations
@@ -34,25 +35,38 @@ LIVE_TIME_BASE = Fraction(1, 90000)
 class LiveSource:
     live = True
 
-    def __init__(self, spec: str, config: SourceConfig) -> None:
+    def __init__(self, spec: str, config: SourceConfig, wait_for_camera: bool = False) -> None:
+        """``wait_for_camera``: a camera that cannot be reached yet is not an error; it is
+        retried with backoff (``status`` "connecting") until it answers or ``stop``."""
         self._spec = spec
         self._config = config
         self.name = mask_url(spec)
-        self._container = self._open()
-        stream = self._container.streams.video[0]
-        ctx = stream.codec_context
         self.info = SourceInfo(
             name=self.name,
-            width_px=ctx.width,
-            height_px=ctx.height,
-            fps=Fraction(stream.average_rate or stream.guessed_rate or 25),
+            width_px=0,
+            height_px=0,
+            fps=Fraction(25),
             time_base=LIVE_TIME_BASE,
             frame_count=0,
             has_audio=False,
             path=None,
         )
-        self.status = "live"
+        self._container: av.container.InputContainer | None = None
+        try:
+            self._container = self._open()
+        except InputError as err:
+            if not wait_for_camera:
+                raise
+            log.warning("%s; will keep trying", err)
+        self.status = "connecting" if self._container is None else "live"
         self.reconnects = 0
+
+    def _describe(self, container: av.container.InputContainer) -> None:
+        """Fill in the stream's size and rate (at the first connection)."""
+        stream = container.streams.video[0]
+        self.info.width_px = stream.codec_context.width
+        self.info.height_px = stream.codec_context.height
+        self.info.fps = Fraction(stream.average_rate or stream.guessed_rate or 25)
 
     def _open(self) -> av.container.InputContainer:
         spec, options, fmt = self._spec, {}, None
@@ -75,6 +89,8 @@ class LiveSource:
             container.close()
             raise InputError(f"{self.name} has no video stream")
         container.streams.video[0].thread_type = "AUTO"
+        if not self.info.width_px:
+            self._describe(container)
         return container
 
     def frames(self, stop: threading.Event) -> Iterator[FramePacket]:
@@ -84,7 +100,7 @@ class LiveSource:
         last_pts = -1
         while not stop.is_set():
             if container is None:
-                container = self._reconnect(stop)
+                container = self._reconnect(stop)  # also the first connection, if waiting
                 if container is None:
                     return
             try:
@@ -139,14 +155,17 @@ class LiveSource:
                 delay_s = min(delay_s * 2, self._config.reconnect_max_s)
                 continue
             gap_s = time.monotonic() - lost_at
-            self.reconnects += 1
+            first = self.status == "connecting"
+            self.reconnects += 0 if first else 1
             self.status = "live"
+            event = "connected" if first else "reconnected"
             self.info.events.append(
-                {"event": "reconnected", "gap_s": round(gap_s, 3), "attempts": attempts + 1}
+                {"event": event, "gap_s": round(gap_s, 3), "attempts": attempts + 1}
             )
-            log.warning("%s: reconnected after %.1f s", self.name, gap_s)
+            log.warning("%s: %s after %.1f s", self.name, event, gap_s)
             return container
         return None
 
     def close(self) -> None:
-        self._container.close()
+        if self._container is not None:
+            self._container.close()

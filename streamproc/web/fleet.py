@@ -85,7 +85,8 @@ FLEET_PAGE = """<!doctype html>
   table { border-collapse: collapse; margin: 10px; }
   td, th { border: 1px solid #333; padding: 2px 8px; text-align: left; }
   td.n { text-align: right; font-family: ui-monospace, monospace; }
-  .running, .live { color: #6d6; } .pending, .restarting, .reconnecting, .starting { color: #fc6; }
+  .running, .live { color: #6d6; } .pending, .restarting, .reconnecting, .starting, .connecting {
+    color: #fc6; }
   .failed, .dead { color: #f66; } .ended { color: #aaa; }
   #grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr));
           gap: 8px; padding: 10px; }

@@ -23,7 +23,7 @@ PAGE = """<!doctype html>
                     background: #000; display: block; }
   .status { padding: 1px 6px; border-radius: 3px; font-size: 11px; text-transform: uppercase; }
   .status.live, .status.running { background: #185c2a; }
-  .status.reconnecting, .status.starting { background: #8a6d0b; }
+  .status.reconnecting, .status.starting, .status.connecting { background: #8a6d0b; }
   .status.ended { background: #444; }
   .status.failed { background: #8b1e1e; }
   .camstats { font-family: ui-monospace, monospace; font-size: 11px; margin: 4px 0; }
