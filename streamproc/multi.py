@@ -218,7 +218,8 @@ class Camera:
 
 
 class MultiPipeline:
-    """Readers -> one shared detect/track/enhance/composite worker -> per-camera writers."""
+    """Readers -> shared detect+track worker -> shared enhance+composite worker ->
+    per-camera writers."""
 
     def __init__(
         self,
