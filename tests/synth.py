@@ -131,3 +131,19 @@ def read_frames(path: Path) -> tuple[list[np.ndarray], list[int], dict]:
             frames.append(frame.to_ndarray(format="bgr24"))
             pts.append(frame.pts)
     return frames, pts, info
+
+
+def write_faces(folder: Path, n: int, size_px: int = 48, seed: int = 0) -> list[Path]:
+    """``n`` drawn face-like PNGs (skin ellipse, two eyes) for the training data tests."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(n):
+        img = np.full((size_px, size_px, 3), rng.integers(40, 200, 3), np.uint8)
+        c = size_px // 2
+        cv2.ellipse(img, (c, c), (c // 2, 2 * c // 3), 0, 0, 360, (150, 170, 210), -1)
+        cv2.circle(img, (c - c // 4, c - c // 5), 2, (20, 20, 20), -1)
+        cv2.circle(img, (c + c // 4, c - c // 5), 2, (20, 20, 20), -1)
+        paths.append(folder / f"face_{i:03d}.png")
+        cv2.imwrite(str(paths[-1]), img)
+    return paths

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import av
 import pytest
-from conftest import FAST
+from conftest import FAST, wait_for
 from synth import read_frames, scene_frame, write_clip
 
 from streamproc import batch, batch_segments
@@ -214,9 +214,7 @@ def test_sigterm_stops_the_batch_and_a_rerun_finishes_it(tmp_path):
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     try:
         first = out / "long0.enhanced.mp4"
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and not (first.exists() and first.stat().st_size):
-            time.sleep(0.1)
+        wait_for(lambda: first.exists() and first.stat().st_size, 90, "the first fragment")
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=90)
     finally:

@@ -23,7 +23,7 @@ import httpx
 import numpy as np
 import pytest
 import yaml
-from conftest import FAST
+from conftest import FAST, wait_for
 from synth import write_clip
 
 from streamproc import batch, fleet
@@ -289,16 +289,16 @@ def test_sigterm_stops_the_fleet_cleanly(long_clip, tmp_path):
     cmd = [sys.executable, "-m", "streamproc.cli", "fleet", str(long_clip), "-o", str(out)]
     cmd += ["--quiet", "--status-interval-s", "0.5", *[a for o in FAST for a in ("--set", o)]]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+
+    def recording() -> bool:
+        try:
+            group = json.loads((out / "status.json").read_text())["groups"][0]
+        except (OSError, ValueError, IndexError):
+            return False
+        return group["state"] == "running" and group["cameras"][0]["frames_out"] > 5
+
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                group = json.loads((out / "status.json").read_text())["groups"][0]
-            except (OSError, ValueError, IndexError):
-                group = None
-            if group and group["state"] == "running" and group["cameras"][0]["frames_out"] > 5:
-                break
-            time.sleep(0.2)
+        wait_for(recording, 90, "the group recording")
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=90)
     finally:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_for
 from synth import read_frames, write_clip
 
 from streamproc.config import load_config
@@ -70,15 +71,6 @@ def rtsp_clip(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("rtsp") / "cam.mp4"
     write_clip(path, n_frames=240, n_faces=1, face_px=80, fps=12)
     return path
-
-
-def wait_for(condition, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def events(job: Job, name: str) -> list[dict]:

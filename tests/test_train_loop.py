@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from rich.console import Console
+from synth import write_faces
 
 from train import cli
 from train.checkpoint import REQUIRED_KEYS, load_checkpoint, load_generator
@@ -20,23 +21,11 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 QUIET = Console(quiet=True)
 
 
-def write_faces(folder: Path, n: int, size_px: int = 40) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    for i in range(n):
-        img = np.full((size_px, size_px, 3), rng.integers(40, 200, 3), np.uint8)
-        c = size_px // 2
-        cv2.ellipse(img, (c, c), (c // 2, 2 * c // 3), 0, 0, 360, (150, 170, 210), -1)
-        cv2.circle(img, (c - c // 4, c - c // 5), 2, (20, 20, 20), -1)
-        cv2.circle(img, (c + c // 4, c - c // 5), 2, (20, 20, 20), -1)
-        cv2.imwrite(str(folder / f"face_{i:03d}.png"), img)
-
-
 @pytest.fixture(scope="module")
 def faces(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("faces")
-    write_faces(root / "train", 6)
-    write_faces(root / "val", 2)
+    write_faces(root / "train", 6, size_px=40)
+    write_faces(root / "val", 2, size_px=40)
     return root
 
 

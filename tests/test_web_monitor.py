@@ -12,7 +12,7 @@ import cv2
 import httpx
 import numpy as np
 import pytest
-from conftest import FAST
+from conftest import FAST, wait_for
 from synth import read_frames, write_clip
 
 from streamproc.config import load_config
@@ -176,15 +176,6 @@ def _tile_change(a: np.ndarray, b: np.ndarray, box: dict) -> float:
     return float(np.abs(crop_a.astype(np.int16) - crop_b.astype(np.int16)).mean())
 
 
-def _wait(condition, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.mark.rtsp
 @pytest.mark.skipif(_browser_missing() is not None, reason=str(_browser_missing()))
 def test_browser_grid_of_two_live_cameras(tmp_path):
@@ -227,7 +218,7 @@ def test_browser_grid_of_two_live_cameras(tmp_path):
                 def status(cam: str) -> str | None:
                     return page.get_attribute(f'.tile[data-cam="{cam}"]', "data-status")
 
-                _wait(
+                wait_for(
                     lambda: page.locator(".tile").count() == 2 and min(frames("0"), frames("1")),
                     20,
                     "both tiles with frames",
@@ -246,7 +237,7 @@ def test_browser_grid_of_two_live_cameras(tmp_path):
                 assert page.locator("#stages tbody tr").count() >= 4  # per-stage stats
 
                 cams[0].kill()  # camera 0 goes dark; camera 1 must carry on
-                _wait(lambda: status("0") == "reconnecting", 15, "camera 0 reconnecting")
+                wait_for(lambda: status("0") == "reconnecting", 15, "camera 0 reconnecting")
                 frames_1 = frames("1")
                 time.sleep(1.5)
                 assert frames("1") > frames_1 and status("1") == "live"
@@ -304,7 +295,7 @@ def test_serve_as_its_own_process(long_clip, tmp_path):
             stats.update(httpx.get(url + "api/stats", timeout=5).json())
             return stats["cameras"][0]["frames_out"]
 
-        _wait(frames_served, 60, "frames through the served pipeline")
+        wait_for(frames_served, 60, "frames through the served pipeline")
         assert [(c["id"], c["status"]) for c in stats["cameras"]][1] == ("1", "failed")
         assert "gone" in stats["cameras"][1]["error"]
         proc.send_signal(signal.SIGINT)
