@@ -1,17 +1,25 @@
 """Paste enhanced faces back: feathered, colour-matched, marked as AI-enhanced.
 
-Only the square crop of each face changes; every other pixel of the frame is left
-exactly as decoded.
+Only the face changes: the enhanced crop is blended in through a feathered ellipse around
+the face box, so the square's corners (background the enhancer also touched) keep the
+original, and every pixel outside the square is left exactly as decoded.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
 from streamproc.config import CompositeConfig
-from streamproc.enhance.crops import visible_region
+from streamproc.enhance.crops import ellipse_radius, visible_region
 from streamproc.packet import Face, FramePacket
+
+# Most the shadows may be stretched to bring a lifted black point back down.
+MAX_SHADOW_GAIN = 2.0
+# Black points closer than this (luma levels) count as equal.
+BLACK_TOLERANCE = 1.0
 
 
 def feather_mask(side_px: int, feather: float) -> np.ndarray:
@@ -24,34 +32,83 @@ def feather_mask(side_px: int, feather: float) -> np.ndarray:
     return np.minimum.outer(profile, profile)[:, :, None]
 
 
-def match_colour(enhanced: np.ndarray, original: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Shift the enhanced crop's mean chroma (Lab a, b) to the original's, mask-weighted.
+def face_mask(side_px: int, box_xyxy: Sequence[float], feather: float) -> np.ndarray:
+    """An (S, S, 1) mask: 1 over the ellipse inscribed in the face box (crop px), a smooth
+    ramp outside it, and never more than :func:`feather_mask` so the crop's edges are 0.
 
-    Generators drift in tint; the paste must agree with its surroundings. Lightness is
-    left alone: lifting a dark face is the enhancer's job and must not be undone here.
+    Pasting the whole square pastes background the enhancer also changed (a generator
+    re-renders it, a low-light lift brightens it): a visible light square around the face.
+    """
+    radius = ellipse_radius(side_px, side_px, box_xyxy)
+    x1, y1, x2, y2 = box_xyxy
+    # The ramp, in units of the semi-axis: ``2 * feather`` of it, and at least 1.5 px.
+    ramp = max(2 * feather, 1.5 / max(0.5, min(x2 - x1, y2 - y1) / 2), 1e-3)
+    profile = np.clip((1 + ramp - radius) / ramp, 0.0, 1.0)
+    profile = profile * profile * (3 - 2 * profile)
+    return np.minimum(profile[:, :, None], feather_mask(side_px, feather))
+
+
+def match_colour(enhanced: np.ndarray, original: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Match the low-frequency colour of the face (where ``mask`` weighs) to the original.
+
+    Two things, measured on the face only (``mask``), never on the background around it:
+    the mean chroma (Lab a, b: generators drift in tint; the paste must agree with its
+    surroundings) and the black point (generators and gamma lifts raise it: the haze of
+    a washed-out face). Midtones and highlights are left alone: lifting a dark face is the
+    enhancer's job and must not be undone here; lifting its blacks only flattens it.
     """
     weights = mask[:, :, 0]
     total = float(weights.sum()) or 1.0
     lab_e = cv2.cvtColor(enhanced, cv2.COLOR_BGR2LAB).astype(np.float32)
     lab_o = cv2.cvtColor(original, cv2.COLOR_BGR2LAB).astype(np.float32)
     shift = ((lab_o - lab_e) * weights[:, :, None]).sum(axis=(0, 1)) / total
-    shift[0] = 0.0
-    lab_e += shift
-    return cv2.cvtColor(np.clip(lab_e, 0, 255).astype(np.uint8), cv2.COLOR_LAB2BGR)
+    lab_e[:, :, 1:] += shift[1:]
+    region = weights >= 0.5
+    if region.sum() >= 4:
+        lab_e[:, :, 0] = restore_black_point(lab_e[:, :, 0], lab_o[:, :, 0], region)
+    return cv2.cvtColor(np.clip(lab_e + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_LAB2BGR)
+
+
+def restore_black_point(
+    luma: np.ndarray, original_luma: np.ndarray, region: np.ndarray
+) -> np.ndarray:
+    """Pull a lifted black point (5th percentile of the low-passed luma in ``region``) back
+    to the original's, by stretching only the tones below the face's mean luma.
+
+    Low-passed, so noise (which a denoiser removes) does not count as black; the mean and
+    everything brighter are kept as the enhancer made them.
+    """
+    sigma_px = max(1.0, luma.shape[0] / 48)
+    low = cv2.GaussianBlur(luma, (0, 0), sigma_px)[region]
+    low_original = cv2.GaussianBlur(original_luma, (0, 0), sigma_px)[region]
+    black, black_original = np.percentile(low, 5), np.percentile(low_original, 5)
+    mid = float(low.mean())
+    if black <= black_original + BLACK_TOLERANCE or mid <= black + BLACK_TOLERANCE:
+        return luma
+    gain = min(MAX_SHADOW_GAIN, (mid - black_original) / (mid - black))
+    return np.where(luma < mid, mid - (mid - luma) * gain, luma)
 
 
 class Compositor:
+    """``whole_image``: each frame is one face crop (``--faces``): the enhanced crop replaces
+    the whole image (there is no scene to blend into) and the marker goes in a corner."""
+
     name = "composite"
 
-    def __init__(self, config: CompositeConfig) -> None:
+    def __init__(self, config: CompositeConfig, whole_image: bool = False) -> None:
         self.config = config
-        self._masks: dict[int, np.ndarray] = {}
+        self.whole_image = whole_image
 
-    def _mask(self, side_px: int) -> np.ndarray:
-        mask = self._masks.get(side_px)
-        if mask is None:
-            mask = self._masks[side_px] = feather_mask(side_px, self.config.feather)
-        return mask
+    def _masks(self, face: Face) -> tuple[np.ndarray, np.ndarray]:
+        """(paste mask, face region): where the enhanced crop goes, where colour is matched."""
+        side = face.enhanced.shape[0]
+        x1, y1 = face.crop_box[:2]
+        bx1, by1, bx2, by2 = (float(v) for v in face.box_xyxy)
+        box = (bx1 - x1, by1 - y1, bx2 - x1, by2 - y1)
+        face = (ellipse_radius(side, side, box) <= 1.0).astype(np.float32)[:, :, None]
+        if self.whole_image:
+            return np.ones((side, side, 1), np.float32), face
+        return face_mask(side, box, self.config.feather), face
 
     def process(self, packets: list[FramePacket]) -> list[FramePacket]:
         for packet in packets:
@@ -66,18 +123,18 @@ class Compositor:
         return packets
 
     def paste(self, image: np.ndarray, face: Face) -> None:
-        side = face.enhanced.shape[0]
-        mask = self._mask(side)
+        mask, region = self._masks(face)
         enhanced = face.enhanced
         if self.config.color_match:
-            enhanced = match_colour(enhanced, face.crop, mask)
-        if self.config.marker:
-            enhanced = self._mark(enhanced)
-            mask = mask.copy()
-            self._mark_mask(mask)
+            enhanced = match_colour(enhanced, face.crop, region)
         rows, cols, crop_rows, crop_cols = visible_region(
             face.crop_box, image.shape[1], image.shape[0]
         )
+        if self.config.marker and self.whole_image:
+            enhanced = self._mark_corner(enhanced, crop_rows, crop_cols)
+        elif self.config.marker:
+            enhanced = self._mark(enhanced)
+            self._mark_mask(mask)
         region = image[rows, cols].astype(np.float32)
         m = mask[crop_rows, crop_cols]
         blended = region + (enhanced[crop_rows, crop_cols].astype(np.float32) - region) * m
@@ -112,8 +169,34 @@ class Compositor:
         _, height, width = self._marker_size(mask.shape[0])
         mask[: height + 1, : width + 1] = 1.0
 
+    def _mark_corner(self, crop: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
+        """The label in the bottom-right corner of the visible image, sized to fit it: in a
+        face crop the top-left corner is forehead and eyes, the bottom-right is background
+        or collar. Too narrow for the full text, it shortens to "AI"."""
+        out = crop.copy()
+        view = out[rows, cols]
+        height, width = view.shape[:2]
+        for text in (self.config.marker_text, "AI"):
+            scale = min(0.5, max(0.3, height / 160))
+            (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+            if tw + 4 <= width:
+                break
+        box_h, box_w = min(height, th + base + 3), min(width, tw + 4)
+        cv2.rectangle(view, (width - box_w, height - box_h), (width - 1, height - 1), (0, 0, 0), -1)
+        cv2.putText(
+            view,
+            text,
+            (width - box_w + 2, height - base - 1),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale,
+            (0, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
+        return out
+
     def close(self) -> None:
-        self._masks.clear()
+        """Nothing held between frames."""
 
     def _draw_boxes(self, packet: FramePacket) -> None:
         for face in packet.faces:

@@ -27,7 +27,7 @@ def _lab(img: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2LAB).astype(float)
 
 
-def test_colour_match_removes_a_tint_but_keeps_lightness():
+def test_colour_match_removes_a_tint_and_keeps_an_unlifted_lightness():
     rng = np.random.default_rng(0)
     original = rng.integers(60, 200, (32, 32, 3), dtype=np.uint8)
     tinted = np.clip(original.astype(int) + (30, -20, 10), 0, 255).astype(np.uint8)
@@ -35,9 +35,23 @@ def test_colour_match_removes_a_tint_but_keeps_lightness():
     chroma_before = np.abs(_lab(tinted)[..., 1:] - _lab(original)[..., 1:]).mean()
     chroma_after = np.abs(_lab(fixed)[..., 1:] - _lab(original)[..., 1:]).mean()
     assert chroma_after < chroma_before / 3
+    darker = (original * 0.8).astype(np.uint8)  # the black point is not lifted: kept as is
+    kept = match_colour(darker, original, feather_mask(32, 0.2))
+    assert abs(_lab(kept)[..., 0].mean() - _lab(darker)[..., 0].mean()) < 1.0
+
+
+def test_colour_match_brings_a_lifted_black_point_back_and_keeps_the_rest():
+    from synth import face_patches
+
+    original = np.ascontiguousarray(face_patches(90)[0][13:77, :64])
     brighter = np.clip(original.astype(int) + 40, 0, 255).astype(np.uint8)
-    kept = match_colour(brighter, original, feather_mask(32, 0.2))
-    assert abs(_lab(kept)[..., 0].mean() - _lab(brighter)[..., 0].mean()) < 1.0
+    kept = match_colour(brighter, original, feather_mask(64, 0.2))
+    lum_o, lum_b, lum_k = (_lab(x)[..., 0] for x in (original, brighter, kept))
+    assert np.percentile(lum_b, 5) > np.percentile(lum_o, 5) + 30
+    assert abs(np.percentile(lum_k, 5) - np.percentile(lum_o, 5)) < 6
+    bright = lum_b > lum_b.mean() + 2  # tones above the face's mean are left alone
+    assert np.abs(lum_k[bright] - lum_b[bright]).max() <= 1.0
+    assert lum_k.mean() > lum_o.mean() + 10  # most of the lift is kept
 
 
 @pytest.mark.parametrize("marker", [True, False])
@@ -104,3 +118,48 @@ def test_boxes_carried_between_detections():
         if not packet.detected and i > 2:
             # Extrapolated with the track's velocity (4 px/frame).
             assert abs(out.faces[0].box_xyxy[0] - (10 + 4 * i)) < 2.5
+
+
+def _dark_scene_mid_grey_face() -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A dark, noisy scene (luma ~30) with a mid-grey face (~130) that has dark eyes/mouth."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    frame = np.clip(rng.normal(30, 6, (240, 320, 3)), 0, 255).astype(np.uint8)
+    cv2.ellipse(frame, (160, 110), (30, 40), 0, 0, 360, (125, 130, 140), -1)
+    for eye_x in (148, 172):
+        cv2.circle(frame, (eye_x, 100), 4, (25, 25, 25), -1)
+    cv2.ellipse(frame, (160, 130), (10, 4), 0, 0, 360, (40, 40, 60), -1)
+    return frame, (130, 70, 190, 150)
+
+
+@pytest.mark.parametrize("enhancer", ["hazy-generator", "classical"])
+def test_paste_back_keeps_the_scene_and_the_black_level(enhancer):
+    """The wash-out: a generator's haze (lifted blacks) or a low-light lift triggered by the
+    dark scene must neither lift the face's black level nor paint a light square around it."""
+    from streamproc.config import EnhanceConfig
+    from streamproc.enhance.stage import EnhanceStage
+
+    frame, box = _dark_scene_mid_grey_face()
+    before = frame.copy()
+    face = Face(box_xyxy=np.array(box, np.float32), score=0.9)
+    packet = FramePacket(index=0, pts=0, time_base=1, image=frame, capture_s=0.0, faces=[face])
+    EnhanceStage(EnhanceConfig(mode="classical")).process([packet])
+    if enhancer == "hazy-generator":  # what the generator's washed-out outputs look like
+        face.enhanced = np.clip(face.crop * 0.7 + 60, 0, 255).astype(np.uint8)
+    Compositor(CompositeConfig(marker=False)).process([packet])
+    luma_before, luma_after = _lab(before)[..., 0], _lab(packet.image)[..., 0]
+    yy, xx = np.mgrid[0:240, 0:320]
+    in_face = ((xx - 160) / 30) ** 2 + ((yy - 110) / 40) ** 2 <= 1
+    x1, y1, x2, y2 = face.crop_box
+    corners = np.zeros_like(in_face)
+    size = (x2 - x1) // 6
+    for top, left in ((y1, x1), (y1, x2 - size), (y2 - size, x1), (y2 - size, x2 - size)):
+        corners[top : top + size, left : left + size] = True
+    assert np.abs(luma_after[corners] - luma_before[corners]).max() <= 1.0
+    black_before = np.percentile(luma_before[in_face], 5)
+    assert np.percentile(luma_after[in_face], 5) <= black_before + 3
+    # A well-lit face in a dark scene is not brightened either.
+    assert abs(luma_after[in_face].mean() - luma_before[in_face].mean()) < (
+        25 if enhancer == "hazy-generator" else 3
+    )

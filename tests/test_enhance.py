@@ -172,6 +172,18 @@ def test_classical_lifts_low_light_and_keeps_shape():
     assert out.mean() > dark.mean() + 20
 
 
+@pytest.mark.parametrize(("face_luma", "scene_luma", "lifted"), [(130, 25, False), (45, 200, True)])
+def test_low_light_lift_measures_the_face_not_the_square(face_luma, scene_luma, lifted):
+    """A well-lit face in a dark scene is left alone; a dark face in a bright one is lifted."""
+    import cv2
+
+    crop = np.full((96, 96, 3), scene_luma, np.uint8)  # crop_margin 0.3: the face is central
+    cv2.ellipse(crop, (48, 48), (30, 36), 0, 0, 360, (face_luma,) * 3, -1)
+    enhancer = ClassicalEnhancer(EnhanceConfig())
+    out = enhancer.lift_low_light(crop)
+    assert (abs(out[48, 48].astype(int) - face_luma).max() > 15) == lifted
+
+
 def test_sharpen_restores_edges_of_blurred_face():
     import cv2
 

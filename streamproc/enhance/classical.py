@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from streamproc.config import EnhanceConfig
+from streamproc.enhance.crops import ellipse_radius, face_box_in_crop
 
 
 class ClassicalEnhancer:
@@ -34,12 +35,17 @@ class ClassicalEnhancer:
         return img
 
     def lift_low_light(self, img: np.ndarray) -> np.ndarray:
-        """Only dark faces are touched: a global gamma lifts the mean luma to the threshold,
-        then CLAHE restores local contrast. On a well-exposed face both would only distort
-        tones (CLAHE alone costs ~10 dB PSNR on a clean face)."""
+        """Only dark faces are touched: a global gamma lifts the face's mean luma to the
+        threshold, then CLAHE restores local contrast. On a well-exposed face both would only
+        distort tones (CLAHE alone costs ~10 dB PSNR on a clean face).
+
+        "Dark" is measured on the face (the central ellipse the crop margin leaves), not the
+        square: a dark scene around a well-lit face would otherwise lift the face and its
+        surroundings (a washed-out face in a light square), and a bright scene would hide a
+        dark face."""
         lab = cv2.cvtColor(img, cv2.COLOR_BGR2LAB)
         luma = lab[:, :, 0]
-        mean = float(luma.mean())
+        mean = float(luma[self._face_region(luma.shape)].mean())
         if not 1 < mean < self.config.low_light_luma:
             return img
         gamma = np.log(self.config.low_light_luma / 255) / np.log(mean / 255)
@@ -49,6 +55,13 @@ class ClassicalEnhancer:
             luma = self._clahe.apply(luma)
         lab[:, :, 0] = luma
         return cv2.cvtColor(lab, cv2.COLOR_LAB2BGR)
+
+    def _face_region(self, shape: tuple[int, ...]) -> np.ndarray:
+        """(H, W) bool: the face's ellipse in a crop cut with ``crop_margin``."""
+        height, width = shape[:2]
+        box = face_box_in_crop(height, width, self.config.crop_margin)
+        region = ellipse_radius(height, width, box) <= 1.0
+        return region if region.any() else np.ones((height, width), bool)
 
     def denoise(self, img: np.ndarray) -> np.ndarray:
         """Edge-preserving smoothing scaled to the crop's own measured noise level.

@@ -65,3 +65,23 @@ def from_model_output(batch: np.ndarray, sizes_px: list[int]) -> list[np.ndarray
         interp = cv2.INTER_AREA if side < bgr.shape[0] else cv2.INTER_CUBIC
         out.append(cv2.resize(bgr, (side, side), interpolation=interp))
     return out
+
+
+def ellipse_radius(height_px: int, width_px: int, box_xyxy: tuple[float, ...]) -> np.ndarray:
+    """(H, W) normalised distance from the centre of ``box_xyxy``: 1 on its inscribed ellipse.
+
+    Faces are ovals: statistics and pastes taken over the square crop (or even the box)
+    include background, which is what lifts a bright face's surroundings in a dark scene.
+    """
+    x1, y1, x2, y2 = (float(v) for v in box_xyxy)
+    semi_x, semi_y = max(0.5, (x2 - x1) / 2), max(0.5, (y2 - y1) / 2)
+    dx = (np.arange(width_px, dtype=np.float32) + 0.5 - (x1 + x2) / 2) / semi_x
+    dy = (np.arange(height_px, dtype=np.float32) + 0.5 - (y1 + y2) / 2) / semi_y
+    return np.sqrt(dy[:, None] ** 2 + dx[None, :] ** 2)
+
+
+def face_box_in_crop(height_px: int, width_px: int, margin: float) -> tuple[float, ...]:
+    """Where the face lies in a crop cut by :func:`square_box` with ``margin``: the centre."""
+    inner_w, inner_h = width_px / (1 + 2 * margin), height_px / (1 + 2 * margin)
+    left, top = (width_px - inner_w) / 2, (height_px - inner_h) / 2
+    return left, top, left + inner_w, top + inner_h
