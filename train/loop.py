@@ -32,7 +32,7 @@ from train import checkpoint as ckpt_io
 from train.config import TrainConfig, dump_config, load_config
 from train.data import build_datasets
 from train.losses import Pix2PixLoss
-from train.metrics import IdentityDistance, finite_mean, psnr, ssim
+from train.metrics import finite_mean, psnr, ssim
 from train.models import define_D, define_G, outer_levels, set_requires_grad
 
 
@@ -138,7 +138,9 @@ class Trainer:
                 self.opt_d, cfg.optim.lr_step_epochs, cfg.optim.lr_gamma
             )
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
-        self.identity = IdentityDistance.create()
+        # Validation identity: SFace (the training loss's network) when it is configured.
+        # dlib, the independent judge, is never used in training or checkpoint selection.
+        self.identity = self.loss.identity
         self.start_epoch = 0
         self.history: list[dict[str, Any]] = []
         if resume_state is not None:
@@ -281,8 +283,10 @@ class Trainer:
             scores["val_input_ssim"] += ssim(in01, tgt01).tolist()
             images = [to_uint8_images(t) for t in (inp, out, target)]
             if self.identity is not None:
-                for o, t in zip(images[1], images[2], strict=True):
-                    scores["val_identity_distance"].append(self.identity(o, t))
+                ref = self.identity.embed(target.float())
+                for name, t in (("val_sface", out), ("val_input_sface", inp)):
+                    sim = (self.identity.embed(t.float().clamp(-1, 1)) * ref).sum(1)
+                    scores[name] += sim.tolist()
             for i in range(len(images[0])):
                 if offset + i in wanted:
                     for part, imgs in zip(picked, images, strict=True):

