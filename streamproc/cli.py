@@ -32,7 +32,7 @@ class _MaskingFilter(logging.Filter):
 
 class _ArgParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, no usage dump
-        raise StreamprocError(f"{message} (see streamproc {self.prog.split()[-1]} --help)")
+        raise StreamprocError(f"{message} (see {self.prog} --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="override a config value, e.g. enhance.mode=both",
+    )
+    run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing output (by default it is refused; the bundled sample's "
+        "default output is always replaced)",
     )
     run.add_argument("--quiet", action="store_true", help="no dashboard, errors only")
     run.add_argument(
@@ -231,18 +237,23 @@ def _setup_logging(quiet: bool) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from streamproc.runner import SAMPLE_CLIP, Job
+    from streamproc.runner import SAMPLE_CLIP
 
     overrides = _with_serve_flags(args)
     config = load_config(args.config, overrides)
     specs = list(args.input) + (_read_inputs(args.inputs) if args.inputs else [])
+    # An existing output is refused unless --overwrite; only the bundled demo (no input,
+    # no -o) may always be re-run, replacing out/sample.enhanced.mp4.
+    overwrite = args.overwrite or not (specs or args.output)
     if len(specs) > 1 or args.serve:
         from streamproc.multi import run_multi
 
-        return run_multi(specs or [str(SAMPLE_CLIP)], config, args.output, args.serve, args.quiet)
+        return run_multi(
+            specs or [str(SAMPLE_CLIP)], config, args.output, args.serve, args.quiet, overwrite
+        )
     spec = specs[0] if specs else str(SAMPLE_CLIP)
     output = Path(args.output) if args.output else None
-    job = Job(spec, config, output)
+    job = _new_job(spec, config, output, overwrite)
     stop_requests = []
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -270,6 +281,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if stop_requests else EXIT_OK
 
 
+def _new_job(spec: str, config, output: Path | None, overwrite: bool):
+    """The Job; a Ctrl-C/SIGTERM while it opens the input and loads models still leaves
+    an ``interrupted`` manifest (0 frames) beside a named output."""
+    from streamproc.manifest import write_interrupted
+    from streamproc.runner import NULL_OUTPUTS, Job
+
+    try:
+        return Job(spec, config, output, overwrite=overwrite)
+    except KeyboardInterrupt:
+        named = output is not None and str(output) not in NULL_OUTPUTS
+        if named and (overwrite or not output.exists()):
+            write_interrupted(output, spec, config)
+        raise
+
+
 def _with_serve_flags(args: argparse.Namespace) -> list[str]:
     """``--set`` overrides plus ``--host``/``--port`` as the serve.* keys they stand for."""
     overrides = list(args.overrides)
@@ -285,8 +311,13 @@ def _read_inputs(path: Path) -> list[str]:
         specs = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as err:
         raise StreamprocError(f"cannot read inputs list {path}: {err}") from None
-    if not isinstance(specs, list) or not all(isinstance(s, str) for s in specs):
+    if not isinstance(specs, list):
         raise StreamprocError(f"{path} must be a YAML list of inputs")
+    for n, spec in enumerate(specs, 1):
+        if not isinstance(spec, str):
+            raise StreamprocError(
+                f"{path}: entry {n} must be an input (a path or URL as text), got {spec!r}"
+            )
     return specs
 
 
@@ -335,9 +366,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("YOLO_VERBOSE", "false")
     # Until a pipeline runs (and installs its graceful handler), SIGTERM acts as Ctrl-C.
     previous_term = _set_handler(signal.SIGTERM, _interrupt)
+    quiet = False
     try:
         args = build_parser().parse_args(argv)
-        _setup_logging(getattr(args, "quiet", False))
+        quiet = getattr(args, "quiet", False)
+        _setup_logging(quiet)
         if args.command == "run":
             return cmd_run(args)
         if args.command == "verify":
@@ -353,7 +386,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"streamproc: error: {mask_url(' '.join(str(err).split()))}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
-        print("streamproc: interrupted", file=sys.stderr)
+        if not quiet:  # as a stop mid-run: --quiet prints errors only, exit 130 says it
+            print("streamproc: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as err:  # noqa: BLE001 - last resort: one line, not a traceback
         if os.environ.get("STREAMPROC_DEBUG"):

@@ -41,7 +41,15 @@ def init_ray(address: str | None, local_cpus: int, local_gpus: int | None) -> An
     """
     for key, value in RAY_ENV.items():
         os.environ.setdefault(key, value)
-    import ray
+    try:
+        import ray
+    except ModuleNotFoundError as err:
+        if err.name != "ray" and not (err.name or "").startswith("ray."):
+            raise
+        raise StreamprocError(
+            "this command runs on Ray, which is not installed: install the 'scale' extra "
+            "(pip install 'streamproc[scale]')"
+        ) from None
 
     common = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
     with _signal_handlers_kept():

@@ -7,6 +7,7 @@ the wrong type are rejected with one clear message naming the key.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -19,6 +20,18 @@ from streamproc.errors import ConfigError
 
 ENHANCE_MODES = ("auto", "classical", "generator", "both", "off")
 PROVIDERS = ("tensorrt", "cuda", "cpu")
+X264_PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,8 @@ class SourceConfig:
         if self.rtsp_transport not in ("tcp", "udp"):
             raise ConfigError("source.rtsp_transport must be 'tcp' or 'udp'")
         _positive(self, "open_timeout_s", "watchdog_s", "reconnect_initial_s", "image_fps")
+        _in_range(self, "reconnect_max_s", self.reconnect_initial_s, None, "[")
+        _in_range(self, "reconnect_max_attempts", 0, None, "[")
 
 
 @dataclass(frozen=True)
@@ -58,8 +73,10 @@ class DetectConfig:
 
     def __post_init__(self) -> None:
         _positive(self, "imgsz", "every_n_frames", "max_faces")
-        if not 0.0 < self.conf < 1.0:
-            raise ConfigError("detect.conf must be in (0, 1)")
+        _in_range(self, "conf", 0.0, 1.0, "()")
+        _in_range(self, "iou", 0.0, 1.0, "(]")
+        _in_range(self, "min_face_px", 0, None, "[")
+        _not_a_folder(self, "model")
         if self.imgsz % 32:
             raise ConfigError("detect.imgsz must be a multiple of 32")
 
@@ -78,8 +95,10 @@ class TrackConfig:
     box_smoothing: float = 0.6
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.box_smoothing < 1.0:
-            raise ConfigError("track.box_smoothing must be in [0, 1)")
+        for name in ("track_high_thresh", "track_low_thresh", "new_track_thresh", "match_thresh"):
+            _in_range(self, name, 0.0, 1.0, "[]")
+        _in_range(self, "box_smoothing", 0.0, 1.0, "[)")
+        _positive(self, "track_buffer")
 
 
 @dataclass(frozen=True)
@@ -132,6 +151,15 @@ class EnhanceConfig:
         if self.graph_optimization not in ("disable", "basic", "extended", "all"):
             raise ConfigError("enhance.graph_optimization must be disable|basic|extended|all")
         _positive(self, "max_batch", "max_batch_frames", "classical_size_px", "max_face_px")
+        _positive(self, "sharpen_sigma_px")
+        for name in ("generator_max_face_px", "intra_op_threads", "device_id"):
+            _in_range(self, name, 0, None, "[")
+        for name in ("max_wait_ms", "denoise_strength", "sharpen_amount", "clahe_clip"):
+            _in_range(self, name, 0.0, None, "[")
+        # The square crop grows by this fraction per side: 2 already makes it 5 faces wide.
+        _in_range(self, "crop_margin", 0.0, 2.0, "[]")
+        _in_range(self, "low_light_luma", 0.0, 255.0, "[]")
+        _not_a_folder(self, "model")
 
 
 @dataclass(frozen=True)
@@ -145,6 +173,10 @@ class CompositeConfig:
     marker_text: str = "AI-enhanced"
     side_by_side: bool = False
     draw_boxes: bool = False
+
+    def __post_init__(self) -> None:
+        # A ramp wider than half the crop would fade the whole paste.
+        _in_range(self, "feather", 0.0, 0.5, "[]")
 
 
 @dataclass(frozen=True)
@@ -168,8 +200,16 @@ class OutputConfig:
     mjpeg_quality: int = 80
 
     def __post_init__(self) -> None:
-        if self.rotate_s < 0:
-            raise ConfigError(f"output.rotate_s must be >= 0, got {self.rotate_s}")
+        _in_range(self, "rotate_s", 0.0, None, "[")
+        _positive(self, "keyframe_s")
+        _in_range(self, "crf", 0, 51, "[]")  # x264/x265's range
+        if self.preset not in X264_PRESETS:
+            raise ConfigError(
+                f"output.preset must be one of {', '.join(X264_PRESETS)}, got {self.preset!r}"
+            )
+        _in_range(self, "encoder_threads", 0, None, "[")
+        _in_range(self, "mjpeg_port", 0, 65535, "[]")
+        _in_range(self, "mjpeg_quality", 1, 100, "[]")
 
 
 @dataclass(frozen=True)
@@ -213,10 +253,36 @@ class Config:
 
 
 def _positive(obj: Any, *names: str) -> None:
-    section = type(obj).__name__.removesuffix("Config").lower()
     for name in names:
-        if getattr(obj, name) <= 0:
-            raise ConfigError(f"{section}.{name} must be > 0, got {getattr(obj, name)!r}")
+        _in_range(obj, name, 0, None, "(")
+
+
+def _not_a_folder(obj: Any, name: str) -> None:
+    """A model path naming a folder is a mistake to say as such, not "model not found"."""
+    value = getattr(obj, name)
+    if value and Path(value).is_dir():
+        section = type(obj).__name__.removesuffix("Config").lower()
+        raise ConfigError(f"{section}.{name} {value} is a folder, not a model file (.onnx)")
+
+
+def _in_range(
+    obj: Any, name: str, low: float | None, high: float | None, bounds: str = "[]"
+) -> None:
+    """``obj.name`` must be finite and within ``low``..``high`` (None: unbounded);
+    ``bounds`` says which ends are open, as an interval is written: "[]", "(]", "(" ...
+
+    Comparisons with NaN are false, so NaN fails every range, as does infinity."""
+    value = getattr(obj, name)
+    above = low is None or (value > low if bounds[0] == "(" else value >= low)
+    below = high is None or (value < high if bounds[-1] == ")" else value <= high)
+    if isinstance(value, int | float) and math.isfinite(value) and above and below:
+        return
+    if high is None:
+        wanted = f"{'>' if bounds[0] == '(' else '>='} {low:g}"
+    else:
+        wanted = f"in {bounds[0]}{low:g}, {high:g}{bounds[-1]}"
+    section = type(obj).__name__.removesuffix("Config").lower()
+    raise ConfigError(f"{section}.{name} must be {wanted}, got {value!r}")
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:
@@ -266,6 +332,8 @@ def _number(value: Any, hint: type, key: str) -> int | float:
             number = float(value)
         except ValueError:
             number = None
+    if number is not None and not math.isfinite(number):
+        raise ConfigError(f"{key} must be a finite number, got {value!r}")
     if number is None or (hint is int and float(number) != int(number)):
         raise ConfigError(f"{key} must be {hint.__name__}, got {value!r}")
     return int(number) if hint is int else float(number)

@@ -148,8 +148,9 @@ def run_header(
         "error": str(error) if error is not None else None,
         "input": {
             "name": source.info.name,
-            # Local paths only (needed by `streamproc verify`); URLs are never stored.
-            "path": None if source.live else str(source.info.path.resolve()),
+            # Local paths only (needed by `streamproc verify`); URLs are never stored (a
+            # file read over HTTP has none).
+            "path": None if source.info.path is None else str(source.info.path.resolve()),
             "sha256": input_sha256(source),
             "live": source.live,
             "skipped_packets": source.info.skipped_packets,
@@ -162,3 +163,37 @@ def run_header(
         "config": config_to_dict(config),
         "stats": summary,
     }
+
+
+def write_interrupted(output: Path, spec: str, config: Any) -> Path:
+    """The manifest of a run stopped (Ctrl-C/SIGTERM) before its pipeline started, while
+    models were loading: status ``interrupted``, no frames, no output file. The named
+    output still gets its record, so an operator sees the run was stopped, not lost."""
+    from streamproc.config import config_to_dict, dump_config
+    from streamproc.sources.urls import is_device, is_url, mask_url
+
+    local = not (is_url(spec) or is_device(spec))
+    header = {
+        "status": "interrupted",
+        "error": "stopped before the first frame",
+        "input": {
+            "name": mask_url(spec),
+            "path": str(Path(spec).resolve()) if local else None,
+            "sha256": None,  # not hashed: a stop should be quick
+            "live": not local,
+        },
+        "models": None,
+        "enhance_mode": config.enhance.mode,
+        "ai_enhanced_marker": config.composite.marker,
+        "config_sha256": hashlib.sha256(dump_config(config).encode()).hexdigest(),
+        "config": config_to_dict(config),
+        "stats": {"frames_in": 0, "frames_out": 0},
+    }
+    path = manifest_path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    recorder = ManifestRecorder()
+    try:
+        recorder.write(path, header, [])
+    finally:
+        recorder.close()
+    return path

@@ -48,7 +48,7 @@ from streamproc.pipeline import (
     put_drop_oldest,
     put_unless_aborted,
 )
-from streamproc.runner import NULL_OUTPUTS, default_output
+from streamproc.runner import NULL_OUTPUTS, default_output, existing_output, overwrites_input
 from streamproc.sinks import Sink
 from streamproc.sinks.file import FileSink
 from streamproc.sinks.images import ImageSink
@@ -228,8 +228,10 @@ class MultiPipeline:
         output: str | None = None,
         preview: bool = False,
         skip_unopenable: bool = False,
+        overwrite: bool = True,
     ) -> None:
         """``output``: the folder for every camera's output (default ``out/``) or 'null'.
+        ``overwrite``: False refuses a camera output that already exists.
 
         ``skip_unopenable``: a live camera that does not answer yet is waited for (status
         ``connecting``, retried with backoff); any other input that cannot be opened is
@@ -267,7 +269,7 @@ class MultiPipeline:
                     )
                     continue
                 try:
-                    path = camera_output(spec, source, output, i, taken)
+                    path = camera_output(spec, source, output, i, taken, overwrite)
                     camera = Camera(str(i), spec, source, path, config, preview)
                 except BaseException:
                     source.close()
@@ -636,7 +638,12 @@ class MultiPipeline:
 
 
 def camera_output(
-    spec: str, source: Source, output: str | None, index: int, taken: set[Path]
+    spec: str,
+    source: Source,
+    output: str | None,
+    index: int,
+    taken: set[Path],
+    overwrite: bool = True,
 ) -> Path | None:
     """The output of camera ``index``: named as a single-source run would name it, inside
     the folder ``output`` (default ``out/``), prefixed ``camN-`` if two cameras collide."""
@@ -646,9 +653,10 @@ def camera_output(
     if path in taken:
         path = path.with_name(f"cam{index}-{path.name}")
     taken.add(path)
-    in_path = source.info.path
-    if in_path is not None and path.resolve() == in_path.resolve():
+    if overwrites_input(path, source.info.path):
         raise OutputError(f"output {path} would overwrite the input")
+    if not overwrite and path.exists():
+        raise existing_output(path)
     return path
 
 
@@ -662,9 +670,10 @@ class MultiJob:
         output: str | None = None,
         preview: bool = False,
         skip_unopenable: bool = False,
+        overwrite: bool = True,
     ) -> None:
         self.config = config
-        self.pipeline = MultiPipeline(specs, config, output, preview, skip_unopenable)
+        self.pipeline = MultiPipeline(specs, config, output, preview, skip_unopenable, overwrite)
         self.outputs = [cam.output for cam in self.pipeline.cameras]
 
     def start(self) -> None:
@@ -720,7 +729,12 @@ class MultiJob:
 
 
 def run_multi(
-    specs: Sequence[str], config: Config, output: str | None, serve: bool, quiet: bool
+    specs: Sequence[str],
+    config: Config,
+    output: str | None,
+    serve: bool,
+    quiet: bool,
+    overwrite: bool = True,
 ) -> int:
     """``streamproc run A B ... [--serve]``: run until every camera ends or Ctrl-C/SIGTERM.
 
@@ -729,7 +743,7 @@ def run_multi(
     import sys
 
     # A monitor keeps watching the cameras that answer; a plain run fails fast instead.
-    job = MultiJob(specs, config, output, preview=serve, skip_unopenable=serve)
+    job = MultiJob(specs, config, output, preview=serve, skip_unopenable=serve, overwrite=overwrite)
     stop_requests: list[int] = []
 
     def on_signal(signum: int, _frame: object) -> None:

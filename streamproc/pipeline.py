@@ -37,6 +37,9 @@ class _EndOfStream:
 
 EOS = _EndOfStream()
 POLL_S = 0.05
+# How long finish() waits for threads that were told to stop (or have ended) to exit. It
+# bounds a shutdown, not a run: callers wait for the run itself (join) before finish().
+STOP_TIMEOUT_S = 30.0
 
 
 def put_unless_aborted(q: queue.Queue, item: object, abort: threading.Event) -> bool:
@@ -287,8 +290,10 @@ class Pipeline:
     def finish(self) -> None:
         """Join the threads, close stages, sinks and source; re-raise the first error."""
         try:
-            if not self.join(timeout_s=30):
-                self._fail(TimeoutError("pipeline threads did not stop within 30 s"))
+            if not self.join(timeout_s=STOP_TIMEOUT_S):
+                self._fail(
+                    TimeoutError(f"pipeline threads did not stop within {STOP_TIMEOUT_S:g} s")
+                )
                 self.join(timeout_s=5)
         finally:
             self.stats.finished_s = time.monotonic()

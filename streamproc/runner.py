@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import errno
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from streamproc.composite import Compositor
 from streamproc.config import Config, dump_config
@@ -16,18 +18,20 @@ from streamproc.errors import OutputError
 from streamproc.manifest import ManifestRecorder, manifest_path, models_info, run_header
 from streamproc.pipeline import Gather, Pipeline, Worker
 from streamproc.sinks import Sink
-from streamproc.sinks.file import FileSink
+from streamproc.sinks.file import FileSink, check_encodable
 from streamproc.sinks.images import ImageSink
 from streamproc.sinks.mjpeg import MjpegSink
 from streamproc.sinks.null import NullSink
 from streamproc.sinks.rotating import RotatingFileSink
-from streamproc.sources import Source, open_source
+from streamproc.sources import IMAGE_SUFFIXES, Source, open_source
 from streamproc.sources.images import ImageSource
-from streamproc.sources.urls import safe_name
+from streamproc.sources.urls import is_url, safe_name
 from streamproc.track import FaceTracker
 
 SAMPLE_CLIP = Path(__file__).resolve().parent / "data" / "sample.mp4"
 NULL_OUTPUTS = ("null", "-")
+# Names that are files, never folders: an image folder's output must not be called so.
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".m4v", ".avi", ".ts", ".webm", ".gif", ".flv")
 
 
 def default_output(spec: str, source: Source, out_dir: Path = Path("out")) -> Path:
@@ -36,7 +40,26 @@ def default_output(spec: str, source: Source, out_dir: Path = Path("out")) -> Pa
     if source.live:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         return out_dir / f"{safe_name(spec)}-{stamp}.mp4"
+    if is_url(spec):  # a file served over HTTP: name it after the file, not the host
+        name = safe_name(Path(urlsplit(spec).path).name or "input")
+        return out_dir / f"{Path(name).stem}.enhanced.mp4"
     return out_dir / f"{Path(spec).stem}.enhanced.mp4"
+
+
+def overwrites_input(output: Path, in_path: Path | None) -> bool:
+    """The same file by name, symlink or hard link (same device and inode)."""
+    if in_path is None:
+        return False
+    if output.resolve() == in_path.resolve():
+        return True
+    try:
+        return output.exists() and os.path.samefile(output, in_path)
+    except OSError:
+        return False
+
+
+def existing_output(output: Path) -> OutputError:
+    return OutputError(f"output {output} already exists (add --overwrite to replace it)")
 
 
 @dataclass
@@ -48,15 +71,20 @@ class Job:
     output: Path | None = None
     # An already-open source (e.g. a wrapped one); by default ``spec`` is opened.
     source: Source | None = None
+    # False: an existing output is refused (the CLI's default, ffmpeg's convention, so a
+    # second run cannot silently replace the first); library callers own their paths.
+    overwrite: bool = True
     pipeline: Pipeline = field(init=False)
 
     def __post_init__(self) -> None:
+        self._reserved = False
         if self.source is None:
             self.source = open_source(self.spec, self.config.source)
         try:
             self._build()
         except BaseException:
             self.source.close()
+            self._release_output()
             raise
 
     def _build(self) -> None:
@@ -64,13 +92,9 @@ class Job:
         self.null_output = self.output is not None and str(self.output) in NULL_OUTPUTS
         if self.output is None:
             self.output = default_output(self.spec, self.source)
-        in_path = self.source.info.path
-        if (
-            not self.null_output
-            and in_path is not None
-            and (self.output.resolve() == in_path.resolve())
-        ):
-            raise OutputError(f"output {self.output} would overwrite the input")
+        self.image_file_output = False
+        if not self.null_output:
+            self._check_output()  # before any model loads: a bad -o is refused at once
         detector = FaceDetector(cfg.detect)
         try:
             tracker = FaceTracker(cfg.track)
@@ -105,6 +129,65 @@ class Job:
             on_written=self.recorder.record if record else None,
         )
 
+    def _check_output(self) -> None:
+        output, info = self.output, self.source.info
+        if overwrites_input(output, info.path):
+            raise OutputError(f"output {output} would overwrite the input")
+        suffix = output.suffix.lower()
+        if isinstance(self.source, ImageSource):
+            if info.path.is_dir() and suffix in IMAGE_SUFFIXES + VIDEO_SUFFIXES:
+                raise OutputError(
+                    f"input {info.name} is a folder of images, so the output is a folder of "
+                    f"enhanced images: -o must name a folder, not {output.name}"
+                )
+            if suffix in VIDEO_SUFFIXES:
+                raise OutputError(
+                    f"input {info.name} is an image, so the output is an image: "
+                    f"-o NAME{Path(info.name).suffix or '.png'} or a folder, not {output.name}"
+                )
+            self.image_file_output = suffix in IMAGE_SUFFIXES
+            if not self.overwrite:
+                names = (
+                    [output]
+                    if self.image_file_output
+                    else [output / f.name for f in self.source.files]
+                )
+                taken = [p for p in names if p.exists()]
+                if taken:
+                    raise existing_output(taken[0])
+            return
+        check_encodable(output, self.config.output)
+        if not self.overwrite:
+            self._reserve_output()
+
+    def _reserve_output(self) -> None:
+        """Create the output file exclusively, so that of two runs started together on one
+        name the second is refused too (not only a run started after the first)."""
+        output = self.output
+        if output.is_dir():
+            return  # the file sink says it is a folder
+        if output.exists():
+            raise existing_output(output)
+        if not output.parent.is_dir():
+            return  # nothing can be there yet; the sink creates the folder
+        try:
+            os.close(os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        except FileExistsError:
+            raise existing_output(output) from None
+        except OSError:
+            return  # the sink reports what is wrong with the path
+        self._reserved = True
+
+    def _release_output(self) -> None:
+        """Remove the reserved, still empty, output of a job that never started."""
+        if not self._reserved:
+            return
+        try:
+            if self.output.stat().st_size == 0:
+                self.output.unlink()
+        except OSError:
+            return
+
     @property
     def _want_manifest(self) -> bool:
         return self.config.output.manifest and not self.null_output
@@ -116,7 +199,7 @@ class Job:
             if self.null_output:
                 sinks.append(NullSink())
             elif isinstance(self.source, ImageSource):
-                sinks.append(ImageSink(self.output, self.source.names))
+                sinks.append(ImageSink(self.output, self.source.names, self.image_file_output))
             elif self.source.live and out_cfg.rotate_s > 0:
                 header = self._part_header if self._want_manifest else None
                 sinks.append(RotatingFileSink(self.output, self.source.info, out_cfg, header))

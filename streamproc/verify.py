@@ -142,6 +142,7 @@ def verify(manifest_path: Path, input_override: Path | None = None) -> VerifyRes
         rerun_out = Path(tmp) / output_path.name
         job = Job(str(input_path), config, rerun_out)
         job.start()
+        job.pipeline.join()  # the whole re-run; finish() only bounds the shutdown
         job.finish("finished")
         rerun_doc = json.loads(manifest_of(rerun_out).read_text())
     want = [f.get("frame_sha256") for f in doc.get("frames", [])]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import tempfile
 from fractions import Fraction
 from pathlib import Path
 
@@ -83,6 +84,34 @@ class AudioPassthrough:
         self._input.close()
 
 
+def check_encodable(path: Path, config: OutputConfig) -> None:
+    """Refuse, before any model loads, an output the muxer cannot take: an unknown or
+    non-video codec, or a container that does not carry it (``-o x.webm`` with H.264)."""
+    try:
+        codec = av.codec.Codec(config.codec, "w")
+    except av.codec.codec.UnknownCodecError:
+        raise OutputError(f"output.codec {config.codec!r}: no such video encoder") from None
+    if codec.type != "video":
+        raise OutputError(f"output.codec {config.codec!r} encodes {codec.type}, not video")
+    with tempfile.TemporaryDirectory(prefix="streamproc-probe-") as tmp:
+        try:
+            container = av.open(str(Path(tmp) / f"probe{path.suffix}"), mode="w")
+        except (av.error.FFmpegError, OSError, ValueError) as err:
+            raise OutputError(
+                f"cannot write {path.name}: {getattr(err, 'strerror', None) or err} "
+                "(name the output .mp4, .mkv, .mov, .avi or .ts)"
+            ) from None
+        try:
+            container.add_stream(config.codec, rate=25)
+        except (av.error.FFmpegError, ValueError) as err:
+            raise OutputError(
+                f"cannot write {path.name} with output.codec={config.codec}: {err} "
+                "(use .mp4, .mkv or .mov, or another output.codec)"
+            ) from None
+        finally:
+            container.close()
+
+
 def _check_writable(path: Path) -> None:
     parent = path.parent
     if not parent.exists():
@@ -121,7 +150,10 @@ class FileSink:
 
     def _open_stream(self, packet: FramePacket) -> None:
         rate = self._info.fps if self._info.fps else Fraction(25)
-        stream = self._container.add_stream(self._config.codec, rate=rate)
+        try:
+            stream = self._container.add_stream(self._config.codec, rate=rate)
+        except ValueError as err:  # checked before the run; a codec the muxer refuses
+            raise OutputError(f"cannot write {self.path.name}: {err}") from None
         stream.width, stream.height = encodable_size(packet.width_px, packet.height_px)
         stream.pix_fmt = "yuv420p"
         # A keyframe (and so an MP4 fragment) every couple of seconds bounds what a crash

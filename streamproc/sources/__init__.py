@@ -56,6 +56,8 @@ def open_source(spec: str, config: SourceConfig, wait_for_camera: bool = False) 
     from streamproc.sources.images import ImageSource
     from streamproc.sources.live import LiveSource
 
+    if is_url(spec) and spec.lower().startswith(("http://", "https://")):
+        return _open_http(spec, config, wait_for_camera)
     if is_url(spec) or is_device(spec):
         return LiveSource(spec, config, wait_for_camera)
     path = Path(spec)
@@ -64,3 +66,20 @@ def open_source(spec: str, config: SourceConfig, wait_for_camera: bool = False) 
     if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
         return ImageSource(path, config)
     return FileSource(path, config)
+
+
+def _open_http(spec: str, config: SourceConfig, wait_for_camera: bool) -> Source:
+    """An HTTP(S) URL is a file (known duration or size: lossless, ends at its end) or a
+    stream (MJPEG camera, live TS: fresh, reconnects with backoff)."""
+    from streamproc.sources.file import FileSource, is_finite
+    from streamproc.sources.live import LiveSource, open_live
+
+    try:
+        container = open_live(spec, config)
+    except InputError:
+        if not wait_for_camera:
+            raise
+        return LiveSource(spec, config, wait_for_camera)
+    if is_finite(container):
+        return FileSource.over_http(container, spec, config)
+    return LiveSource(spec, config, wait_for_camera, container=container)

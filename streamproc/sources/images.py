@@ -21,11 +21,21 @@ log = logging.getLogger(__name__)
 
 
 def _read_image(path: Path) -> np.ndarray | None:
+    """BGR, at the file's own bit depth (8 or 16 bits per channel)."""
     data = np.fromfile(path, dtype=np.uint8)
     if data.size == 0:
         return None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
     return image if image is not None and image.size else None
+
+
+def to_8bit(image: np.ndarray) -> np.ndarray:
+    """The pipeline works in 8 bits: scale 16-bit (or float) pixels down, rounded."""
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.uint16:
+        return ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    return np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 class ImageSource:
@@ -39,7 +49,7 @@ class ImageSource:
         else:
             files = [path]
         self.files = files
-        first = _read_image(files[0])
+        first = _read_image(files[0])  # only its size is used
         if first is None and len(files) == 1:
             raise InputError(f"cannot read image {path.name}: empty or not an image")
         height, width = first.shape[:2] if first is not None else (0, 0)
@@ -67,12 +77,14 @@ class ImageSource:
                 self.info.events.append({"event": "unreadable_image", "file": path.name})
                 log.warning("skipping unreadable image %s", path.name)
                 continue
+            if image.dtype != np.uint8:
+                self._note_depth(path, image)
             self.names[index] = path.name
             yield FramePacket(
                 index=index,
                 pts=index,
                 time_base=self.info.time_base,
-                image=image,
+                image=to_8bit(image),
                 capture_s=time.monotonic(),
             )
             index += 1
@@ -80,6 +92,15 @@ class ImageSource:
             raise InputError(
                 f"none of the {len(self.files)} images in {self.info.name} is readable"
             )
+
+    def _note_depth(self, path: Path, image: np.ndarray) -> None:
+        """Said in the manifest (and once in the log): the output has 8 bits per channel."""
+        bits = image.dtype.itemsize * 8
+        self.info.events.append(
+            {"event": "converted_to_8bit", "file": path.name, "bits_per_channel": bits}
+        )
+        if sum(e.get("event") == "converted_to_8bit" for e in self.info.events) == 1:
+            log.warning("%s has %d bits per channel; processed and written 8-bit", path.name, bits)
 
     def close(self) -> None:
         """Nothing held open between frames."""

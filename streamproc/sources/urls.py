@@ -6,7 +6,9 @@ import re
 from urllib.parse import urlsplit
 
 URL_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "srt", "udp", "tcp")
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
+# Everything up to the *last* "@" of the authority (which ends at / ? # or a space): a
+# password may itself hold a raw "@" (rtsp://admin:p@ss@host), and none of it may show.
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#\s]*@")
 
 
 def is_url(spec: str) -> bool:
