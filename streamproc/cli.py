@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace an existing output (by default it is refused; the bundled sample's "
         "default output is always replaced)",
     )
+    run.add_argument(
+        "--faces",
+        action="store_true",
+        help="each input image is one face crop: enhance it whole, at its own size, under "
+        "its own name (no detection, no tracking; images only)",
+    )
     run.add_argument("--quiet", action="store_true", help="no dashboard, errors only")
     run.add_argument(
         "--serve", action="store_true", help="live monitor web page (grid of all inputs)"
@@ -239,12 +245,14 @@ def _setup_logging(quiet: bool) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from streamproc.runner import SAMPLE_CLIP
 
-    overrides = _with_serve_flags(args)
+    overrides = _with_serve_flags(args) + (["detect.whole_image=true"] if args.faces else [])
     config = load_config(args.config, overrides)
     specs = list(args.input) + (_read_inputs(args.inputs) if args.inputs else [])
     # An existing output is refused unless --overwrite; only the bundled demo (no input,
     # no -o) may always be re-run, replacing out/sample.enhanced.mp4.
     overwrite = args.overwrite or not (specs or args.output)
+    if config.detect.whole_image and (len(specs) > 1 or args.serve):
+        raise StreamprocError("--faces takes one image or folder of face crops, without --serve")
     if len(specs) > 1 or args.serve:
         from streamproc.multi import run_multi
 

@@ -170,23 +170,19 @@ class Compositor:
         mask[: height + 1, : width + 1] = 1.0
 
     def _mark_corner(self, crop: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
-        """The label in the bottom-right corner of the visible image, sized to fit it: in a
-        face crop the top-left corner is forehead and eyes, the bottom-right is background
-        or collar. Too narrow for the full text, it shortens to "AI"."""
+        """The label in the bottom-right corner of the visible image: in a face crop the
+        top-left corner is forehead and eyes, the bottom-right is background or collar. It
+        takes at most 60% of the width; on a crop too narrow for the text it reads "AI"."""
         out = crop.copy()
         view = out[rows, cols]
         height, width = view.shape[:2]
-        for text in (self.config.marker_text, "AI"):
-            scale = min(0.5, max(0.3, height / 160))
-            (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-            if tw + 4 <= width:
-                break
-        box_h, box_w = min(height, th + base + 3), min(width, tw + 4)
+        text, scale, size, base = self._corner_label(width, height)
+        box_h, box_w = min(height, size[1] + base + 1), min(width, size[0] + 3)
         cv2.rectangle(view, (width - box_w, height - box_h), (width - 1, height - 1), (0, 0, 0), -1)
         cv2.putText(
             view,
             text,
-            (width - box_w + 2, height - base - 1),
+            (width - box_w + 1, height - base),
             cv2.FONT_HERSHEY_SIMPLEX,
             scale,
             (0, 255, 255),
@@ -194,6 +190,17 @@ class Compositor:
             cv2.LINE_AA,
         )
         return out
+
+    def _corner_label(self, width: int, height: int) -> tuple[str, float, tuple[int, int], int]:
+        largest = float(np.clip(height / 160, 0.25, 0.5))
+        tried = []
+        for text, share in ((self.config.marker_text, 0.6), ("AI", 1.0)):
+            for scale in (largest, 0.25):
+                size, base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+                tried.append((text, scale, size, base))
+                if size[0] + 3 <= share * width:
+                    return tried[-1]
+        return tried[-1]
 
     def close(self) -> None:
         """Nothing held between frames."""

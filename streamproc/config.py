@@ -70,6 +70,8 @@ class DetectConfig:
     every_n_frames: int = 2
     max_faces: int = 64
     device: str = "cpu"
+    # ``--faces``: each image is one face crop, enhanced whole (no detection, no tracking).
+    whole_image: bool = False
 
     def __post_init__(self) -> None:
         _positive(self, "imgsz", "every_n_frames", "max_faces")

@@ -1,4 +1,5 @@
-"""Face detection: YOLOv8n-face (ONNX) through ultralytics, every N frames."""
+"""Face detection: YOLOv8n-face (ONNX) through ultralytics, every N frames; or, for images
+that are face crops already (``--faces``), the whole image as the one face."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from streamproc.config import DetectConfig
 from streamproc.enhance.model_meta import verify_sha256
 from streamproc.errors import ModelError
 from streamproc.packet import Face, FramePacket
+
+log = logging.getLogger(__name__)
 
 # The YOLOv8n-face detector inside the faceghost==0.1.5 wheel (see README, "Models").
 FACEGHOST_MODEL = "model/v0-1.onnx"
@@ -95,3 +98,35 @@ class FaceDetector:
 
     def close(self) -> None:
         self._model = None
+
+
+class WholeImageFaces:
+    """``--faces``: every image is a face crop, so the face is the whole image.
+
+    Investigators bring crops (SCface, mugshot-vs-camera, exports from a VMS) in which the
+    detector finds nothing, blurred and tight as they are; and unrelated crops have nothing
+    to track between them. No model is loaded.
+    """
+
+    name = "detect"
+
+    def __init__(self, max_face_px: int) -> None:
+        self.max_face_px = max_face_px
+        self._warned = False
+
+    def process(self, packets: list[FramePacket]) -> list[FramePacket]:
+        for packet in packets:
+            height, width = packet.image.shape[:2]
+            packet.faces = [Face(box_xyxy=np.array([0, 0, width, height], np.float32), score=1.0)]
+            packet.detected = True
+            if height > self.max_face_px and not self._warned:
+                self._warned = True
+                log.warning(
+                    "face crops taller than enhance.max_face_px=%d px are left as they are "
+                    "(--set enhance.max_face_px=N to enhance them)",
+                    self.max_face_px,
+                )
+        return packets
+
+    def close(self) -> None:
+        """Nothing is held."""

@@ -118,7 +118,10 @@ def input_sha256(source: Any) -> str | None:
 def models_info(detector: Any, generator: Any) -> dict[str, Any]:
     """The models of a run, taken when they are loaded (stages drop them when closed)."""
     return {
-        "detector": {"file": detector.model_path.name, "sha256": detector.model_sha256},
+        # None: no detector ran (``--faces``: each image is the face).
+        "detector": None
+        if detector is None
+        else {"file": detector.model_path.name, "sha256": detector.model_sha256},
         "generator": None
         if generator is None
         else {
@@ -158,6 +161,7 @@ def run_header(
         },
         "models": models,
         "enhance_mode": config.enhance.mode,
+        "faces_mode": config.detect.whole_image,  # each image a face crop, enhanced whole
         "ai_enhanced_marker": config.composite.marker,
         "config_sha256": hashlib.sha256(cfg_text.encode()).hexdigest(),
         "config": config_to_dict(config),

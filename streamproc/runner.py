@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import time
@@ -11,12 +12,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from streamproc.composite import Compositor
-from streamproc.config import Config, dump_config
-from streamproc.detect import FaceDetector
+from streamproc.config import Config, EnhanceConfig, dump_config
+from streamproc.detect import FaceDetector, WholeImageFaces
 from streamproc.enhance.stage import EnhanceStage
-from streamproc.errors import OutputError
+from streamproc.errors import InputError, OutputError
 from streamproc.manifest import ManifestRecorder, manifest_path, models_info, run_header
-from streamproc.pipeline import Gather, Pipeline, Worker
+from streamproc.packet import FramePacket
+from streamproc.pipeline import Gather, Pipeline, Stage, Worker
 from streamproc.sinks import Sink
 from streamproc.sinks.file import FileSink, check_encodable
 from streamproc.sinks.images import ImageSink
@@ -89,26 +91,32 @@ class Job:
 
     def _build(self) -> None:
         cfg = self.config
+        if cfg.detect.whole_image and not isinstance(self.source, ImageSource):
+            raise InputError(
+                f"--faces takes face-crop images (an image or a folder of them), "
+                f"not {self.source.info.name}"
+            )
         self.null_output = self.output is not None and str(self.output) in NULL_OUTPUTS
         if self.output is None:
             self.output = default_output(self.spec, self.source)
         self.image_file_output = False
         if not self.null_output:
             self._check_output()  # before any model loads: a bad -o is refused at once
-        detector = FaceDetector(cfg.detect)
+        whole = cfg.detect.whole_image
+        detect_stages, enhance_cfg = self._detect_stages()
         try:
-            tracker = FaceTracker(cfg.track)
-            enhancer = EnhanceStage(cfg.enhance)
+            enhancer = EnhanceStage(enhance_cfg)
         except BaseException:
-            detector.close()
+            for stage in detect_stages:
+                stage.close()
             raise
-        self.detector, self.enhancer = detector, enhancer
-        self.models = models_info(detector, enhancer.generator)
+        self.detector, self.enhancer = detect_stages[0], enhancer
+        self.models = models_info(None if whole else self.detector, enhancer.generator)
         workers = [
-            Worker("detect", [detector, tracker]),
+            Worker("detect", detect_stages),
             Worker(
                 "enhance",
-                [enhancer, Compositor(cfg.composite)],
+                [enhancer, Compositor(cfg.composite, whole_image=whole)],
                 Gather(
                     max_frames=cfg.enhance.max_batch_frames,
                     max_wait_ms=cfg.enhance.max_wait_ms,
@@ -117,6 +125,7 @@ class Job:
             ),
         ]
         self.recorder = ManifestRecorder()
+        self.face_images: list[dict[str, Any]] = []  # --faces: each image and its method
         self.sinks = self._sinks()
         # A rotating sink records its own parts' manifests.
         record = self._want_manifest and not isinstance(self.sinks[0], RotatingFileSink)
@@ -126,8 +135,34 @@ class Job:
             self.sinks,
             queue_frames=cfg.pipeline.queue_frames,
             live_queue_frames=cfg.pipeline.live_queue_frames,
-            on_written=self.recorder.record if record else None,
+            on_written=self._record if record else None,
         )
+
+    def _detect_stages(self) -> tuple[list[Stage], EnhanceConfig]:
+        """Detector + tracker; or, with ``--faces``, the whole image as the one face (no
+        tracker: the crops are unrelated) cut with no margin (the image is the crop)."""
+        cfg = self.config
+        if not cfg.detect.whole_image:
+            detector = FaceDetector(cfg.detect)
+            try:
+                return [detector, FaceTracker(cfg.track)], cfg.enhance
+            except BaseException:
+                detector.close()
+                raise
+        enhance_cfg = dataclasses.replace(cfg.enhance, crop_margin=0.0)
+        return [WholeImageFaces(cfg.enhance.max_face_px)], enhance_cfg
+
+    def _record(self, packet: FramePacket) -> None:
+        self.recorder.record(packet)
+        if self.config.detect.whole_image:
+            face = packet.faces[0] if packet.faces else None
+            self.face_images.append(
+                {
+                    "file": self.source.names.get(packet.index),
+                    "size_px": [packet.width_px, packet.height_px],
+                    "method": (face.enhancer or None) if face else None,
+                }
+            )
 
     def _check_output(self) -> None:
         output, info = self.output, self.source.info
@@ -262,6 +297,8 @@ class Job:
 
     def _write_manifest(self, status: str, summary: dict, error: BaseException | None) -> None:
         header = run_header(status, error, self.source, self.models, self.config, summary)
+        if self.config.detect.whole_image:
+            header["images"] = self.face_images
         outputs = (
             [self.output]
             if self.output.is_file()
