@@ -168,8 +168,10 @@ class EnhanceConfig:
 class CompositeConfig:
     """How enhanced crops go back into the frame."""
 
-    # Width of the soft edge, as a fraction of the crop side.
+    # Width of the soft edge, as a fraction of the crop side (around the face ellipse: of
+    # the face box; the crop's corners always keep the original).
     feather: float = 0.18
+    # Match the face's mean chroma and its black point (only if the enhancer lifted it).
     color_match: bool = True
     marker: bool = True
     marker_text: str = "AI-enhanced"
