@@ -34,6 +34,14 @@ class _ArgParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, no usage dump
         raise StreamprocError(f"{message} (see {self.prog} --help)")
 
+    def parse_args(self, args=None, namespace=None):  # leftovers: name the subcommand
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            command = getattr(parsed, "command", None)
+            prog = f"{self.prog} {command}" if command else self.prog
+            raise StreamprocError(f"unrecognized arguments: {' '.join(extra)} (see {prog} --help)")
+        return parsed
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _ArgParser(prog="streamproc", description="Enhance faces in CCTV video.")

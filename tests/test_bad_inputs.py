@@ -302,3 +302,205 @@ def test_image_named_like_a_video(tmp_path, capsys):
     assert code == 0, err
     frames, _, _ = read_frames(out)
     assert len(frames) == 1
+
+
+# --- issue #17: refused with exit 2 before anything is written or loaded ------------------
+
+
+@pytest.fixture()
+def no_models(monkeypatch):
+    """Fails the test if a run gets as far as loading the face detector."""
+    import streamproc.runner
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("a model was loaded before the bad input was refused")
+
+    monkeypatch.setattr(streamproc.runner, "FaceDetector", refuse)
+
+
+def test_hard_link_of_the_input_is_refused(tmp_path, capsys, silent_clip, no_models):
+    footage = tmp_path / "a.mp4"
+    footage.write_bytes(silent_clip.read_bytes())
+    os.link(footage, tmp_path / "b.mp4")
+    expect_error([str(footage), "-o", str(tmp_path / "b.mp4")], capsys, "would overwrite the input")
+    # Not even with --overwrite.
+    expect_error(
+        [str(footage), "-o", str(tmp_path / "b.mp4"), "--overwrite"],
+        capsys,
+        "would overwrite the input",
+    )
+    assert footage.read_bytes() == silent_clip.read_bytes()
+
+
+def test_symlink_to_the_input_is_refused(tmp_path, capsys, silent_clip, no_models):
+    (tmp_path / "link.mp4").symlink_to(silent_clip)
+    expect_error(
+        [str(silent_clip), "-o", str(tmp_path / "link.mp4")], capsys, "overwrite the input"
+    )
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("output.crf=99", "output.crf must be in [0, 51], got 99"),
+        ("output.crf=-5", "output.crf must be in [0, 51], got -5"),
+        ("composite.feather=5", "composite.feather must be in [0, 0.5], got 5.0"),
+        ("output.keyframe_s=0", "output.keyframe_s must be > 0, got 0.0"),
+        ("enhance.crop_margin=-0.1", "enhance.crop_margin must be in [0, 2], got -0.1"),
+        ("output.preset=ludicrous", "output.preset must be one of ultrafast"),
+        ("source.reconnect_max_s=0.1", "source.reconnect_max_s must be >= 0.5"),
+        ("enhance.low_light_luma=300", "enhance.low_light_luma must be in [0, 255]"),
+    ],
+)
+def test_out_of_range_settings(capsys, silent_clip, no_models, setting, message):
+    expect_error([str(silent_clip), "--set", setting], capsys, message)
+
+
+def _float_keys() -> list[str]:
+    import dataclasses
+    import typing
+
+    from streamproc.config import Config
+
+    keys = []
+    for section in dataclasses.fields(Config):
+        cls = typing.get_type_hints(Config)[section.name]
+        hints = typing.get_type_hints(cls)
+        keys += [
+            f"{section.name}.{f.name}" for f in dataclasses.fields(cls) if hints[f.name] is float
+        ]
+    return keys
+
+
+@pytest.mark.parametrize("value", [".nan", "nan", ".inf", "-.inf", "inf"])
+@pytest.mark.parametrize("key", _float_keys())
+def test_every_float_setting_must_be_finite(capsys, silent_clip, no_models, key, value):
+    expect_error([str(silent_clip), "--set", f"{key}={value}"], capsys, f"{key} must be a finite")
+
+
+def test_float_keys_are_all_range_checked():
+    """Built directly (not from YAML), every float field still refuses NaN and infinity."""
+    import dataclasses
+
+    from streamproc.config import Config, ConfigError
+
+    for key in _float_keys():
+        section, name = key.split(".")
+        cls = type(getattr(Config(), section))
+        for bad in (float("nan"), float("inf"), float("-inf")):
+            with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+                cls(**{name: bad})
+        assert dataclasses.is_dataclass(cls)
+
+
+def test_yaml_infinity_in_an_int_setting(tmp_path, capsys, silent_clip, no_models):
+    cfg = tmp_path / "inf.yaml"
+    cfg.write_text("output:\n  crf: .inf\n")
+    expect_error([str(silent_clip), "--config", str(cfg)], capsys, "output.crf must be a finite")
+
+
+@pytest.mark.parametrize(
+    ("output", "setting", "message"),
+    [
+        ("x.webm", None, "cannot write x.webm with output.codec=libx264"),
+        ("x.gif", None, "cannot write x.gif with output.codec=libx264"),
+        ("x.mp4", "output.codec=nosuch", "output.codec 'nosuch': no such video encoder"),
+        ("x.mp4", "output.codec=aac", "output.codec 'aac' encodes audio, not video"),
+    ],
+)
+def test_output_format_and_codec(
+    tmp_path, capsys, silent_clip, no_models, output, setting, message
+):
+    extra = ["--set", setting] if setting else []
+    expect_error([str(silent_clip), "-o", str(tmp_path / output), *extra], capsys, message)
+    assert not (tmp_path / output).exists()
+
+
+def test_existing_output_is_refused_without_overwrite(tmp_path, capsys, silent_clip, no_models):
+    out = tmp_path / "first.mp4"
+    out.write_bytes(b"the first run's output")
+    expect_error([str(silent_clip), "-o", str(out)], capsys, "already exists (add --overwrite")
+    assert out.read_bytes() == b"the first run's output"
+
+
+def test_existing_image_output_is_refused(tmp_path, capsys, no_models):
+    import cv2
+    from synth import scene_frame
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), scene_frame(0, 64, 48, 0, 10)[0])
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "a.png").write_bytes(b"earlier")
+    expect_error([str(folder), "-o", str(tmp_path / "out")], capsys, "out/a.png already exists")
+
+
+@pytest.mark.parametrize("name", ["x.mp4", "x.tiff"])
+def test_folder_of_images_to_a_file_name(tmp_path, capsys, no_models, name):
+    import cv2
+    from synth import scene_frame
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), scene_frame(0, 64, 48, 0, 10)[0])
+    expect_error([str(folder), "-o", str(tmp_path / name)], capsys, "-o must name a folder")
+    assert not (tmp_path / name).exists()
+
+
+def test_single_image_to_a_video_name(tmp_path, capsys, no_models):
+    import cv2
+    from synth import scene_frame
+
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), scene_frame(0, 64, 48, 0, 10)[0])
+    expect_error([str(image), "-o", str(tmp_path / "x.mp4")], capsys, "the output is an image")
+    assert not (tmp_path / "x.mp4").exists()
+
+
+@pytest.mark.parametrize("key", ["detect.model", "enhance.model"])
+def test_model_path_that_is_a_folder(tmp_path, capsys, silent_clip, no_models, key):
+    expect_error(
+        [str(silent_clip), "--set", f"{key}={tmp_path}"], capsys, f"{key} {tmp_path} is a folder"
+    )
+
+
+def test_inputs_list_with_a_non_text_entry(tmp_path, capsys, no_models):
+    listing = tmp_path / "cams.yaml"
+    listing.write_text("- a.mp4\n- {url: rtsp://u:secret@cam/s}\n")
+    code, err = run(["--inputs", str(listing)], capsys)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "entry 2 must be an input (a path or URL as text)" in err
+    assert "secret" not in err and "must be a YAML list" not in err
+
+
+def test_raw_at_sign_in_a_password_is_masked(capsys):
+    url = "rtsp://admin:p@ss:w%rd@127.0.0.1:9/s"
+    code, err = run([url, "--set", "source.open_timeout_s=2"], capsys)
+    assert code == 2, err
+    assert "rtsp://***@127.0.0.1" in err, err
+    assert "ss:w%rd" not in err and "admin" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        (["--frobnicate"], "(see streamproc --help)"),
+        (["run", "--frob"], "(see streamproc run --help)"),
+    ],
+)
+def test_help_hint_names_the_command_once(capsys, argv, hint):
+    code = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.endswith(hint), err
+    assert "streamproc streamproc" not in err
+
+
+def test_batch_without_the_scale_extra(tmp_path, capsys, silent_clip, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as if not installed
+    code = main(["batch", str(silent_clip), "-o", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "install the 'scale' extra" in err, err
