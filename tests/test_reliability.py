@@ -350,3 +350,12 @@ def test_interlaced_input_is_noted(tmp_path, capsys):
     assert len(read_frames(out)[0]) == 6
     notes = [e for e in manifest_of(out)["input"]["events"] if e["event"] == "interlaced"]
     assert len(notes) == 1 and "encoded progressive" in notes[0]["note"]
+
+
+def test_several_inputs_into_a_folder_twice(tmp_path, capsys, silent_clip, face_clip):
+    inputs, out = [str(silent_clip), str(face_clip[0])], tmp_path / "out"
+    assert run([*inputs, "-o", str(out)], capsys)[0] == 0
+    code, err = run([*inputs, "-o", str(out)], capsys)
+    assert code == 2 and "silent.enhanced.mp4 already exists (add --overwrite" in err, err
+    assert run([*inputs, "-o", str(out), "--overwrite"], capsys)[0] == 0
+    assert len(read_frames(out / "faces.enhanced.mp4")[0]) == 24
