@@ -22,9 +22,10 @@ from streamproc.config import EnhanceConfig
 from streamproc.enhance.classical import ClassicalEnhancer
 from streamproc.enhance.crops import from_model_output, to_model_input
 from streamproc.enhance.onnx import GeneratorRunner
+from streamproc.enhance.stage import auto_steps
 from train.degrade import SEVERITIES, DegradeConfig, severity_config
 
-METHODS = ("degraded", "bicubic", "classical", "generator", "both")
+METHODS = ("degraded", "bicubic", "classical", "generator", "both", "auto")
 TYPES = ("low_light", "motion_blur", "low_res", "compression")
 # Stable ids seed each condition's RNG: adding a condition never changes the others' draws.
 CONDITION_IDS = {name: i for i, name in enumerate(SEVERITIES + TYPES)}
@@ -124,7 +125,7 @@ class Restorers:
 
     @property
     def methods(self) -> tuple[str, ...]:
-        return METHODS if self.runner is not None else METHODS[:3]
+        return METHODS if self.runner is not None else (*METHODS[:3], "auto")
 
     def classical(self, crops_rgb: list[np.ndarray]) -> list[np.ndarray]:
         return [self._classical(c[:, :, ::-1])[:, :, ::-1].copy() for c in crops_rgb]
@@ -138,10 +139,20 @@ class Restorers:
         out = from_model_output(self.runner(batch), [c.shape[0] for c in crops_rgb])
         return [o[:, :, ::-1].copy() for o in out]
 
-    def run(self, upscaled_rgb: list[np.ndarray]) -> dict[str, list[np.ndarray]]:
-        """classical / generator / both on the bicubic-upscaled crops."""
+    def run(
+        self, upscaled_rgb: list[np.ndarray], face_px: list[float], unprocessed: list[np.ndarray]
+    ) -> dict[str, list[np.ndarray]]:
+        """classical / generator / both on the bicubic-upscaled crops, and ``auto``: what the
+        pipeline's default picks for a face ``face_px`` tall (``unprocessed`` where it leaves
+        the face as it is), by the same function the enhance stage uses."""
         out = {"classical": self.classical(upscaled_rgb)}
         if self.runner is not None:
             out["generator"] = self.generator(upscaled_rgb)
             out["both"] = self.generator(out["classical"])
+        picks = {"": unprocessed, "classical": out["classical"], "generator": out.get("generator")}
+        steps = ["+".join(auto_steps(px, self.config)) for px in face_px]
+        if any(picks.get(s) is None for s in steps):
+            raise RuntimeError("auto picked the generator but none was given")
+        out["auto"] = [picks[s][i] for i, s in enumerate(steps)]
+        self.last_auto = steps
         return out

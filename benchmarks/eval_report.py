@@ -12,11 +12,13 @@ import numpy as np
 from train.metrics import finite_mean
 
 SAME_PERSON = 0.6  # dlib descriptor distance below which two faces are the same person
-METRICS = ("psnr", "ssim", "identity")
+SFACE_SAME_PERSON = 0.363  # SFace cosine similarity at or above which: same person
+METRICS = ("psnr", "ssim", "identity", "sface")
 METRIC_LABELS = {
     "psnr": "PSNR (dB, higher is better)",
     "ssim": "SSIM (higher is better)",
     "identity": "dlib identity distance (lower is better; < 0.6 same person)",
+    "sface": "SFace cosine similarity (higher is better; >= 0.363 same person)",
 }
 
 
@@ -31,6 +33,8 @@ def summarise(metric: str, values: list[float | None]) -> dict[str, Any]:
     }
     if metric == "identity" and finite:
         out["same_person_rate"] = float(np.mean([v < SAME_PERSON for v in finite]))
+    if metric == "sface" and finite:
+        out["same_person_rate"] = float(np.mean([v >= SFACE_SAME_PERSON for v in finite]))
     return out
 
 
@@ -51,14 +55,15 @@ def _fmt(stats: dict[str, Any] | None, metric: str) -> str:
 def _cell(per_metric: dict[str, dict[str, Any]] | None, identity: bool) -> str:
     if per_metric is None:
         return "—"
-    parts = [_fmt(per_metric.get(m), m) for m in METRICS[: 3 if identity else 2]]
-    return " / ".join(parts)
+    metrics = [m for m in METRICS if m in per_metric and (identity or m != "identity")]
+    return " / ".join(_fmt(per_metric.get(m), m) for m in metrics)
 
 
 def condition_table(result: dict[str, Any], kind: str) -> list[str]:
     names = [n for n, c in result["synthetic"].items() if c["kind"] == kind]
     identity = result["identity"]["available"]
-    fmt = "PSNR / SSIM / ID" if identity else "PSNR / SSIM"
+    sface = result["identity"].get("sface", False)
+    fmt = "PSNR / SSIM" + (" / dlib" if identity else "") + (" / SFace" if sface else "")
     lines = [f"| method ({fmt}) | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for method in result["methods"]:
         cells = [_cell(result["synthetic"][n]["per_method"].get(method), identity) for n in names]
@@ -66,16 +71,38 @@ def condition_table(result: dict[str, Any], kind: str) -> list[str]:
     return lines
 
 
+def _rate(stats: dict[str, Any]) -> str:
+    rate = stats.get("same_person_rate")
+    return "—" if rate is None else f"{100 * rate:.0f} %"
+
+
 def pair_table(pair: dict[str, Any], identity: bool) -> list[str]:
-    head = "| method | PSNR (dB) | SSIM |" + (" ID dist | same person |" if identity else "")
+    sface = any("sface" in s for s in pair["per_method"].values())
+    head = "| method | PSNR (dB) | SSIM |" + (" dlib dist | same person |" if identity else "")
+    head += " SFace sim | same person |" if sface else ""
     lines = [head, "|---" * (head.count("|") - 1) + "|"]
     for method, stats in pair["per_method"].items():
         row = f"| {method} | {_fmt(stats['psnr'], 'psnr')} | {_fmt(stats['ssim'], 'ssim')} |"
         if identity:
-            rate = stats["identity"].get("same_person_rate")
-            row += f" {_fmt(stats['identity'], 'identity')} | "
-            row += ("—" if rate is None else f"{100 * rate:.0f} %") + " |"
+            row += f" {_fmt(stats['identity'], 'identity')} | {_rate(stats['identity'])} |"
+        if sface:
+            row += f" {_fmt(stats['sface'], 'sface')} | {_rate(stats['sface'])} |"
         lines.append(row)
+    return lines
+
+
+def identity_table(result: dict[str, Any], kind: str = "severity") -> list[str]:
+    """Same-person rates per method and condition (dlib < 0.6, SFace >= 0.363)."""
+    names = [n for n, c in result["synthetic"].items() if c["kind"] == kind]
+    lines = ["| method (same person: dlib / SFace) | " + " | ".join(names) + " |",
+             "|---" * (len(names) + 1) + "|"]  # fmt: skip
+    for method in result["methods"]:
+        cells = []
+        for n in names:
+            stats = result["synthetic"][n]["per_method"].get(method) or {}
+            cells.append(" / ".join(_rate(stats[m]) if m in stats else "—"
+                                    for m in ("identity", "sface")))  # fmt: skip
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -117,6 +144,10 @@ def markdown(result: dict[str, Any]) -> str:
         "## Synthetic degradations, by severity (`train.degrade` presets)",
         "",
         *condition_table(result, "severity"),
+        "",
+        "Same-person rate (share of faces a recognizer still matches to the clean face):",
+        "",
+        *identity_table(result),
         "",
         "## Synthetic degradations, one type at a time",
         "",
@@ -182,7 +213,12 @@ def write_plots(result: dict[str, Any], out_dir: Path) -> list[Path]:
     groups = {n: c["per_method"] for n, c in result["synthetic"].items()}
     if result.get("carphone"):
         groups["carphone"] = result["carphone"]["per_method"]
-    metrics = [m for m in METRICS if m != "identity" or result["identity"]["available"]]
+    metrics = [
+        m
+        for m in METRICS
+        if (m != "identity" or result["identity"]["available"])
+        and (m != "sface" or result["identity"].get("sface"))
+    ]
     written = []
     methods = result["methods"]
     width = 0.8 / len(methods)

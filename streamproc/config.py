@@ -108,7 +108,10 @@ class EnhanceConfig:
     """Which enhancer runs on the face crops and how crops are batched."""
 
     mode: str = "auto"
-    # mode auto: faces at most this tall (px) go to the generator, larger ones to classical.
+    # mode auto: faces smaller than auto_min_face_px (px tall) are left as they are (no
+    # enhancer kept their identity there), faces up to generator_max_face_px go to the
+    # generator, larger ones to classical; bands measured in the model card.
+    auto_min_face_px: int = 0
     generator_max_face_px: int = 32
     # Generator ONNX; empty means the model shipped in streamproc/models (if any).
     model: str = ""
@@ -154,7 +157,7 @@ class EnhanceConfig:
             raise ConfigError("enhance.graph_optimization must be disable|basic|extended|all")
         _positive(self, "max_batch", "max_batch_frames", "classical_size_px", "max_face_px")
         _positive(self, "sharpen_sigma_px")
-        for name in ("generator_max_face_px", "intra_op_threads", "device_id"):
+        for name in ("auto_min_face_px", "generator_max_face_px", "intra_op_threads", "device_id"):
             _in_range(self, name, 0, None, "[")
         for name in ("max_wait_ms", "denoise_strength", "sharpen_amount", "clahe_clip"):
             _in_range(self, name, 0.0, None, "[")

@@ -70,7 +70,7 @@ def test_tiny_run(faces_dir: Path, tiny_generator: Path, tmp_path: Path) -> None
     assert result["faces"]["n"] == 2 and result["faces"]["files"] == ["face_0.png", "face_2.png"]
     assert result["generator"]["input_size_px"] == 32
     assert list(result["synthetic"]) == list(SEVERITIES + TYPES)
-    metrics = ["psnr", "ssim"] + (["identity"] if result["identity"]["available"] else [])
+    metrics = ["psnr", "ssim", "sface"] + (["identity"] if result["identity"]["available"] else [])
     for name, cond in result["synthetic"].items():
         assert set(cond["per_method"]) == set(METHODS), name
         for method in METHODS:
@@ -80,11 +80,17 @@ def test_tiny_run(faces_dir: Path, tiny_generator: Path, tmp_path: Path) -> None
                 assert math.isfinite(cond["per_method"][method][metric]["mean"])
             assert 0 < cond["per_method"][method]["ssim"]["mean"] <= 1
         assert len(cond["params"]) == 2
+    # auto is what the enhance stage picks by face size: classical for the 36-40 px faces
+    # of `mild`, the generator for the 16-18 px faces of `severe` (default bands).
+    for name, method in (("mild", "classical"), ("severe", "generator")):
+        cond = result["synthetic"][name]
+        assert cond["auto_steps"] == [method, method]
+        assert cond["per_face"]["auto"]["psnr"] == cond["per_face"][method]["psnr"]
 
     if HAVE_PAIR:
         pair = result["carphone"]
         assert pair["frames"] == 8 and pair["frames_scored"] >= 2
-        assert set(pair["per_method"]) == {"degraded", "classical", "generator", "both"}
+        assert set(pair["per_method"]) == {"degraded", "classical", "generator", "both", "auto"}
         assert all(math.isfinite(s["psnr"]["mean"]) for s in pair["per_method"].values())
         assert pair["temporal"]["clean"]["ratio"] == 1.0
         assert pair["temporal"]["clean"]["error"] == 0.0
@@ -95,7 +101,7 @@ def test_tiny_run(faces_dir: Path, tiny_generator: Path, tmp_path: Path) -> None
     assert text.splitlines()[3] == result["command"]
     assert "| bicubic |" in text
     grid = cv2.imread(str(out / "grid_moderate.png"))
-    assert grid.shape == (18 + 2 * 128, 6 * 128, 3)  # header + 2 faces; 6 columns
+    assert grid.shape == (18 + 2 * 128, 7 * 128, 3)  # header + 2 faces; clean + 6 methods
     assert cv2.imread(str(out / "psnr.png")) is not None
 
 

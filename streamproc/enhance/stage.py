@@ -32,6 +32,16 @@ def resolve_generator(config: EnhanceConfig) -> Path:
     return path
 
 
+def auto_steps(height_px: float, config: EnhanceConfig) -> tuple[str, ...]:
+    """``auto``: the enhancer(s) for a face this tall; () leaves it as it is. The bands come
+    from the evaluation (model card): below ``auto_min_face_px`` nothing kept identity."""
+    if height_px < config.auto_min_face_px:
+        return ()
+    if height_px <= config.generator_max_face_px:
+        return ("generator",)
+    return ("classical",)
+
+
 class EnhanceStage:
     name = "enhance"
 
@@ -67,7 +77,7 @@ class EnhanceStage:
             for face, enhanced in zip(group, crops, strict=True):
                 face.enhanced = enhanced
                 face.enhancer = "+".join(steps)
-        self.faces_enhanced += len(faces)
+        self.faces_enhanced += sum(1 for f in faces if f.enhanced is not None)
         return packets
 
     def _plan(self, faces: list[Face]) -> list[tuple[list[Face], tuple[str, ...]]]:
@@ -76,10 +86,10 @@ class EnhanceStage:
         where the generator's smoothing costs detail (see the model card)."""
         mode = self.config.mode
         if mode == "auto":
-            limit = self.config.generator_max_face_px
-            small = [f for f in faces if f.height_px <= limit]
-            large = [f for f in faces if f.height_px > limit]
-            return [(small, ("generator",)), (large, ("classical",))]
+            groups: dict[tuple[str, ...], list[Face]] = {}
+            for face in faces:
+                groups.setdefault(auto_steps(face.height_px, self.config), []).append(face)
+            return [(group, steps) for steps, group in groups.items() if steps]
         steps = {"classical": ("classical",), "generator": ("generator",)}
         return [(faces, steps.get(mode, ("classical", "generator")))]
 
