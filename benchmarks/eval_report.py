@@ -91,6 +91,17 @@ def pair_table(pair: dict[str, Any], identity: bool) -> list[str]:
     return lines
 
 
+def crop_table(crops: dict[str, Any], identity: bool) -> list[str]:
+    names = list(crops["conditions"])
+    methods = list(next(iter(crops["conditions"].values()))["per_method"])
+    lines = ["| --faces (PSNR / SSIM" + (" / dlib" if identity else "") + " / SFace) | "
+             + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]  # fmt: skip
+    for method in methods:
+        cells = [_cell(crops["conditions"][n]["per_method"].get(method), identity) for n in names]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def identity_table(result: dict[str, Any], kind: str = "severity") -> list[str]:
     """Same-person rates per method and condition (dlib < 0.6, SFace >= 0.363)."""
     names = [n for n, c in result["synthetic"].items() if c["kind"] == kind]
@@ -154,6 +165,19 @@ def markdown(result: dict[str, Any]) -> str:
         *condition_table(result, "type"),
         "",
     ]
+    crops = result.get("crop_mode")
+    if crops:
+        lines += [
+            "## Face-crop mode (`streamproc run DIR --faces`), by severity",
+            "",
+            "Each low-res capture above written as an image and enhanced whole at its own size "
+            "by the real command; input and outputs bicubic-upscaled to the comparison size. "
+            "Crop sizes (px): "
+            + ", ".join(f"{n} {c['crop_px']}" for n, c in crops["conditions"].items()),
+            "",
+            *crop_table(crops, result["identity"]["available"]),
+            "",
+        ]
     pair = result.get("carphone")
     if pair:
         lines += [

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from benchmarks import eval_report as report
+from benchmarks.eval_crops import crop_mode
 from benchmarks.eval_methods import (
     Condition,
     Restorers,
@@ -529,6 +530,24 @@ def run_all(
             args.out / f"grid_{cond.name}.png", {k: [v[r] for r in rows] for k, v in images.items()}
         )
         print(f"  {cond.name}: {entry['elapsed_s']:.1f} s", file=sys.stderr, flush=True)
+    if args.crop_mode:
+        t0 = time.perf_counter()
+
+        def crop_scores(outputs: dict[str, list[np.ndarray]], refs: list[np.ndarray]) -> dict:
+            per_face = score(outputs, refs, descriptors, clean_desc, sface)
+            return {
+                "per_method": {m: summarise_scores(v) for m, v in per_face.items()},
+                "per_face": {
+                    m: {k: report.json_safe(x) for k, x in v.items()} for m, v in per_face.items()
+                },
+            }
+
+        severities = [c for c in conditions(args.size) if c.kind == "severity"]
+        result["crop_mode"] = crop_mode(
+            severities, faces, args.seed, args.size, args.generator, crop_scores
+        )
+        result["crop_mode"]["elapsed_s"] = round(time.perf_counter() - t0, 2)
+        print(f"  --faces mode: {result['crop_mode']['elapsed_s']:.1f} s", file=sys.stderr)
     if args.no_pair:
         result["carphone_note"] = "skipped (--no-pair)"
         return
@@ -572,6 +591,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=128,
         help="comparison size, px (default 128: the lite generator's input size, as in training)",
+    )
+    parser.add_argument(
+        "--crop-mode",
+        action="store_true",
+        help="also score `streamproc run DIR --faces` on the severities' low-res crops",
     )
     parser.add_argument("--pair-frames", type=int, help="carphone frames used (default all)")
     parser.add_argument("--no-pair", action="store_true", help="skip the carphone clip")

@@ -61,6 +61,7 @@ def test_tiny_run(faces_dir: Path, tiny_generator: Path, tmp_path: Path) -> None
         "1",
         "--grid-rows",
         "2",
+        "--crop-mode",
     ]
     assert evaluate.main(argv) == 0
     result = json.loads((out / "results.json").read_text())
@@ -97,8 +98,18 @@ def test_tiny_run(faces_dir: Path, tiny_generator: Path, tmp_path: Path) -> None
     else:
         assert result["carphone_note"].startswith("skipped")
 
+    # --faces mode ran for real on each severity's low-res crops, every mode scored.
+    crops = result["crop_mode"]["conditions"]
+    assert list(crops) == list(SEVERITIES)
+    want = {"input", "--faces auto", "--faces classical", "--faces generator"}
+    for cond in crops.values():
+        assert set(cond["per_method"]) == want
+        assert len(cond["per_face"]["--faces generator"]["psnr"]) == 2
+        assert cond["per_face"]["--faces generator"] != cond["per_face"]["input"]
+
     text = (out / "results.md").read_text()
     assert text.splitlines()[3] == result["command"]
+    assert "| --faces classical |" in text
     assert "| bicubic |" in text
     grid = cv2.imread(str(out / "grid_moderate.png"))
     assert grid.shape == (18 + 2 * 128, 7 * 128, 3)  # header + 2 faces; clean + 6 methods
