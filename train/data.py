@@ -221,6 +221,17 @@ def harvest_summary(folder: Path) -> dict[str, Any] | None:
         data = json.loads(prov.read_text())
     except (OSError, ValueError):
         return {"error": f"unreadable {prov}"}
+    if "packages" in data:  # train.faceset: registry packages, one crop per person
+        crops = data.get("crops", [])
+        return {
+            "detector": data.get("detector"),
+            "sources": [
+                {**{k: p.get(k) for k in ("requirement", "sha256", "licence", "use")},
+                 "crops": sum(1 for c in crops if c.get("package") == p.get("requirement"))}
+                for p in data["packages"]
+            ],
+            "identities": len({c.get("identity") for c in crops}),
+        }  # fmt: skip
     counts: dict[str, int] = {}
     for crop in data.get("crops", []) + data.get("patches", []):
         counts[crop.get("source", "?")] = counts.get(crop.get("source", "?"), 0) + 1
