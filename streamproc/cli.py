@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -250,7 +251,8 @@ def _setup_logging(quiet: bool) -> None:
     root.setLevel(logging.ERROR if quiet else logging.WARNING)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace, startup_stops: list[int]) -> int:
+    """``startup_stops``: signals received while starting up (see :func:`_interrupt`)."""
     from streamproc.runner import SAMPLE_CLIP
 
     overrides = _with_serve_flags(args) + (["detect.whole_image=true"] if args.faces else [])
@@ -265,11 +267,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         from streamproc.multi import run_multi
 
         return run_multi(
-            specs or [str(SAMPLE_CLIP)], config, args.output, args.serve, args.quiet, overwrite
+            specs or [str(SAMPLE_CLIP)],
+            config,
+            args.output,
+            args.serve,
+            args.quiet,
+            overwrite,
+            startup_stops,
         )
     spec = specs[0] if specs else str(SAMPLE_CLIP)
     output = Path(args.output) if args.output else None
-    job = _new_job(spec, config, output, overwrite)
+    job = _new_job(spec, config, output, overwrite, startup_stops)
     stop_requests = []
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -297,14 +305,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if stop_requests else EXIT_OK
 
 
-def _new_job(spec: str, config, output: Path | None, overwrite: bool):
+def _new_job(spec: str, config, output: Path | None, overwrite: bool, startup_stops: list[int]):
     """The Job; a Ctrl-C/SIGTERM while it opens the input and loads models still leaves
     an ``interrupted`` manifest (0 frames) beside a named output."""
     from streamproc.manifest import write_interrupted
     from streamproc.runner import NULL_OUTPUTS, Job
 
     try:
-        return Job(spec, config, output, overwrite=overwrite)
+        job = Job(spec, config, output, overwrite=overwrite)
+        if startup_stops:  # a library swallowed the KeyboardInterrupt while loading
+            job.discard()
+            raise KeyboardInterrupt
+        return job
     except KeyboardInterrupt:
         named = output is not None and str(output) not in NULL_OUTPUTS
         if named and (overwrite or not output.exists()):
@@ -372,8 +384,18 @@ def _set_handler(signum: int, handler):
     return signal.signal(signum, handler)
 
 
-def _interrupt(_signum: int, _frame: object) -> None:
+def _interrupt(received: list[int], signum: int, _frame: object) -> None:
+    """Start-up handler: interrupt now, and remember it, because some libraries swallow
+    every exception while they load (ultralytics' ``TryExcept`` returns True from
+    ``__exit__``), KeyboardInterrupt included."""
+    received.append(signum)
     raise KeyboardInterrupt
+
+
+def _interrupted(quiet: bool) -> int:
+    if not quiet:  # as a stop mid-run: --quiet prints errors only, exit 130 says it
+        print("streamproc: interrupted", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -381,14 +403,16 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")
     os.environ.setdefault("YOLO_VERBOSE", "false")
     # Until a pipeline runs (and installs its graceful handler), SIGTERM acts as Ctrl-C.
-    previous_term = _set_handler(signal.SIGTERM, _interrupt)
+    startup_stops: list[int] = []
+    handler = functools.partial(_interrupt, startup_stops)
+    previous = {s: _set_handler(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     quiet = False
     try:
         args = build_parser().parse_args(argv)
         quiet = getattr(args, "quiet", False)
         _setup_logging(quiet)
         if args.command == "run":
-            return cmd_run(args)
+            return cmd_run(args, startup_stops)
         if args.command == "verify":
             return cmd_verify(args)
         if args.command == "batch":
@@ -402,12 +426,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"streamproc: error: {mask_url(' '.join(str(err).split()))}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
-        if not quiet:  # as a stop mid-run: --quiet prints errors only, exit 130 says it
-            print("streamproc: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _interrupted(quiet)
     except Exception as err:  # noqa: BLE001 - last resort: one line, not a traceback
         if os.environ.get("STREAMPROC_DEBUG"):
             raise
+        if startup_stops:  # what an interrupted import made of the KeyboardInterrupt
+            return _interrupted(quiet)
         print(
             f"streamproc: internal error: {type(err).__name__}: {mask_url(str(err))} "
             "(set STREAMPROC_DEBUG=1 for a traceback)",
@@ -415,7 +439,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return EXIT_INTERNAL
     finally:
-        _set_handler(signal.SIGTERM, previous_term)
+        for signum, old in previous.items():
+            _set_handler(signum, old)
 
 
 if __name__ == "__main__":

@@ -735,15 +735,21 @@ def run_multi(
     serve: bool,
     quiet: bool,
     overwrite: bool = True,
+    startup_stops: Sequence[int] = (),
 ) -> int:
     """``streamproc run A B ... [--serve]``: run until every camera ends or Ctrl-C/SIGTERM.
 
-    Returns the exit code (0, or 130 when stopped by a signal)."""
+    ``startup_stops``: signals received while starting up (a library may have swallowed
+    their KeyboardInterrupt). Returns the exit code (0, or 130 when stopped by a signal)."""
     import signal
     import sys
 
     # A monitor keeps watching the cameras that answer; a plain run fails fast instead.
     job = MultiJob(specs, config, output, preview=serve, skip_unopenable=serve, overwrite=overwrite)
+    if startup_stops:
+        job.pipeline.abort.set()
+        job.pipeline.finish()
+        raise KeyboardInterrupt
     stop_requests: list[int] = []
 
     def on_signal(signum: int, _frame: object) -> None:

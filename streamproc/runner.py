@@ -257,6 +257,13 @@ class Job:
                 return sink.url
         return None
 
+    def discard(self) -> None:
+        """Release a job that will not start (a stop came while it was being built)."""
+        try:
+            self.pipeline.finish_without_start()
+        finally:
+            self._release_output()
+
     def start(self) -> None:
         if not self.null_output:
             config_file = self.output.with_name(self.output.name + ".config.yaml")

@@ -108,27 +108,53 @@ def test_foreign_onnx_is_refused(tmp_path):
         GeneratorRunner(path, EnhanceConfig(mode="generator"))
 
 
-def test_absent_provider_is_an_error_not_a_fallback(tiny_generator):
+def _providers_available(monkeypatch, *names: str) -> None:
+    """The providers this ONNX Runtime build lists, whatever the machine has."""
     import onnxruntime as ort
 
+    monkeypatch.setattr(ort, "get_available_providers", lambda: list(names))
+
+
+def _only_cpu_starts(monkeypatch) -> None:
+    """Every accelerator provider is listed but fails to start (onnxruntime-gpu lists
+    TensorRT and CUDA on a machine with no GPU, then runs on the CPU)."""
+    import onnxruntime as ort
+
+    real = ort.InferenceSession
+
+    def session(path, sess_options=None, providers=None):
+        return real(path, sess_options=sess_options, providers=["CPUExecutionProvider"])
+
+    monkeypatch.setattr(ort, "InferenceSession", session)
+
+
+def test_absent_provider_is_an_error_not_a_fallback(tiny_generator, monkeypatch):
+    _providers_available(monkeypatch, "CPUExecutionProvider")
     cfg = EnhanceConfig(mode="generator", providers=("tensorrt", "cpu"))
-    if "TensorrtExecutionProvider" in ort.get_available_providers():
-        # onnxruntime-gpu lists TensorRT even without a GPU; the session must not get it.
-        try:
-            session = create_session(tiny_generator, cfg)
-        except ModelError as err:
-            assert "TensorrtExecutionProvider" in str(err)
-        else:
-            assert "TensorrtExecutionProvider" in session.get_providers()
+    with pytest.raises(ModelError, match="TensorrtExecutionProvider not available"):
+        create_session(tiny_generator, cfg)
+
+
+def test_listed_provider_that_does_not_start_is_an_error(tiny_generator, monkeypatch):
+    _providers_available(monkeypatch, "TensorrtExecutionProvider", "CPUExecutionProvider")
+    _only_cpu_starts(monkeypatch)
+    cfg = EnhanceConfig(mode="generator", providers=("tensorrt", "cpu"))
+    with pytest.raises(ModelError, match="could not start TensorrtExecutionProvider"):
+        create_session(tiny_generator, cfg)
+
+
+@pytest.mark.parametrize("listed", [False, True], ids=["absent", "listed-not-starting"])
+def test_absent_provider_can_warn_instead(tiny_generator, caplog, monkeypatch, listed):
+    if listed:
+        _providers_available(monkeypatch, "CUDAExecutionProvider", "CPUExecutionProvider")
+        _only_cpu_starts(monkeypatch)
     else:
-        with pytest.raises(ModelError, match="not available"):
-            create_session(tiny_generator, cfg)
-
-
-def test_absent_provider_can_warn_instead(tiny_generator, caplog):
+        _providers_available(monkeypatch, "CPUExecutionProvider")
     cfg = EnhanceConfig(mode="generator", providers=("cuda", "cpu"), missing_provider="warn")
     session = create_session(tiny_generator, cfg)
-    assert "CPUExecutionProvider" in session.get_providers()
+    assert session.get_providers() == ["CPUExecutionProvider"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "CUDAExecutionProvider" in warnings[0], warnings
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -243,8 +243,8 @@ def test_camera_down_at_start_is_waited_for_by_a_monitor(rtsp_clip, tmp_path):
     cam = job.pipeline.cameras[0]
     try:
         job.start()
-        time.sleep(1.0)
-        assert cam.status == "connecting" and cam.stats.frames_in == 0
+        wait_for(lambda: cam.status == "connecting", 10, "the camera shown as connecting")
+        assert cam.stats.frames_in == 0
         server.start()  # the camera comes up
         wait_for(lambda: cam.stats.frames_out >= 10, 30, "frames once the camera is up")
         assert cam.status == "live"

@@ -9,7 +9,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from conftest import FAST
+from conftest import FAST, wait_for
 
 from streamproc.config import load_config
 from streamproc.packet import FramePacket
@@ -217,9 +217,7 @@ def test_http_mjpeg_stream_as_input(long_clip, tmp_path):
         )
         assert viewer.source.live
         viewer.start()
-        deadline = time.monotonic() + 30
-        while viewer.pipeline.stats.frames_out < 5 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: viewer.pipeline.stats.frames_out >= 5, 30, "frames from the viewer")
         viewer.pipeline.request_stop()
         summary = viewer.finish("interrupted")
     finally:
