@@ -52,6 +52,7 @@ from streamproc.runner import NULL_OUTPUTS, default_output, existing_output, ove
 from streamproc.sinks import Sink
 from streamproc.sinks.file import FileSink
 from streamproc.sinks.images import ImageSink
+from streamproc.sinks.mjpeg import MjpegSink
 from streamproc.sinks.null import NullSink
 from streamproc.sinks.rotating import RotatingFileSink
 from streamproc.sources import Source, open_source
@@ -202,15 +203,33 @@ class Camera:
         return source_status
 
     def _sinks(self) -> list[Sink]:
+        """The output sink, then (with ``output.mjpeg_port``) this camera's MJPEG preview
+        on port ``mjpeg_port + camera index``, as a single-input run has on the port."""
+        out_cfg = self.config.output
+        sinks = [self._output_sink()]
+        if out_cfg.mjpeg_port:
+            try:
+                port = out_cfg.mjpeg_port + int(self.id)
+                sinks.append(MjpegSink(out_cfg.mjpeg_host, port, out_cfg.mjpeg_quality))
+            except BaseException:
+                sinks[0].close()
+                raise
+        return sinks
+
+    def _output_sink(self) -> Sink:
         if self.null_output:
-            return [NullSink()]
+            return NullSink()
         if isinstance(self.source, ImageSource):
-            return [ImageSink(self.output, self.source.names)]
+            return ImageSink(self.output, self.source.names)
         out_cfg = self.config.output
         if self.live and out_cfg.rotate_s > 0:
             header = self._part_header if out_cfg.manifest else None
-            return [RotatingFileSink(self.output, self.source.info, out_cfg, header)]
-        return [FileSink(self.output, self.source.info, out_cfg, self.live)]
+            return RotatingFileSink(self.output, self.source.info, out_cfg, header)
+        return FileSink(self.output, self.source.info, out_cfg, self.live)
+
+    @property
+    def mjpeg_url(self) -> str | None:
+        return next((s.url for s in self.sinks if isinstance(s, MjpegSink)), None)
 
     def _part_header(self, status: str, error: BaseException | None) -> dict[str, Any]:
         assert self.header_fn is not None, "models are loaded before any frame is written"
@@ -766,6 +785,9 @@ def run_multi(
 
             server = MonitorServer(job.pipeline, config.serve.host, config.serve.port)
             print(f"streamproc: monitor at {server.url}", file=sys.stderr, flush=True)
+        for cam in job.pipeline.cameras:
+            if cam.mjpeg_url and not quiet:
+                print(f"streamproc: camera {cam.id} preview at {cam.mjpeg_url}", file=sys.stderr)
         job.start()
         while job.pipeline.alive():
             job.pipeline.join(timeout_s=0.2)

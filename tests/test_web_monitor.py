@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 import threading
 from pathlib import Path
 
@@ -95,10 +96,10 @@ def test_dead_camera_does_not_stop_the_others(face_clip, tmp_path):
     assert json.loads(manifest_path(job.outputs[0]).read_text())["status"] == "failed"
 
 
-def _first_jpeg(url: str) -> np.ndarray:
+def _first_jpeg(url: str, timeout_s: float = 10) -> np.ndarray:
     """The first frame of an MJPEG stream, decoded."""
     buf = b""
-    with httpx.stream("GET", url, timeout=10) as response:
+    with httpx.stream("GET", url, timeout=timeout_s) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("multipart/x-mixed-replace")
         for chunk in response.iter_bytes():
@@ -339,3 +340,67 @@ def test_unopenable_camera_is_skipped_only_when_asked(face_clip, tmp_path):
     assert ok["status"] == "ended"
     with pytest.raises(InputError):  # no camera at all: still an error
         MultiJob(specs[:1], config, str(tmp_path / "none"), skip_unopenable=True)
+
+
+def _free_port_pair() -> int:
+    """A port P with P + 1 free too (camera N's preview is on mjpeg_port + N)."""
+    for _ in range(100):
+        with socket.socket() as first, socket.socket() as second:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            try:
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no two consecutive free ports")
+
+
+def test_cli_mjpeg_preview_for_each_of_several_inputs(silent_clip, tmp_path, monkeypatch, capsys):
+    """``output.mjpeg_port`` with several inputs: camera N on port + N, as with one input."""
+    from streamproc.cli import main
+    from streamproc.sinks.mjpeg import MjpegSink
+
+    small = tmp_path / "small.mp4"
+    write_clip(small, n_frames=12, width=160, height=120, face_px=48)
+    port = _free_port_pair()
+    seen = {port: threading.Event(), port + 1: threading.Event()}
+    shots: dict[int, np.ndarray | BaseException] = {}
+    write = MjpegSink.write
+
+    def held_write(self, packet) -> None:
+        write(self, packet)  # then hold the camera until its viewer has a frame, so that
+        seen[int(self.url.rsplit(":", 1)[1].split("/")[0])].wait(60)  # the run cannot end first
+
+    def view(p: int) -> None:
+        try:
+            shots[p] = _first_jpeg(f"http://127.0.0.1:{p}/stream.mjpg", timeout_s=60)
+        except (httpx.HTTPError, AssertionError) as err:
+            shots[p] = err
+        finally:
+            seen[p].set()
+
+    def connectable(p: int) -> bool:
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", p)) == 0
+
+    def start_viewers() -> None:
+        for p in seen:
+            wait_for(lambda p=p: connectable(p), 60, f"preview port {p}")
+            threading.Thread(target=view, args=(p,), name="test-viewer", daemon=True).start()
+
+    monkeypatch.setattr(MjpegSink, "write", held_write)
+    starter = threading.Thread(target=start_viewers, name="test-viewers", daemon=True)
+    starter.start()
+    args = ["run", str(silent_clip), str(small), "-o", str(tmp_path / "out")]
+    code = main(
+        [*args, "--set", f"output.mjpeg_port={port}", *(a for kv in FAST for a in ("--set", kv))]
+    )
+    starter.join(5)
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert shots[port].shape == (240, 320, 3), shots[port]  # camera 0 on the port
+    assert shots[port + 1].shape == (120, 160, 3), shots[port + 1]  # camera 1 on port + 1
+    for cam, p in ((0, port), (1, port + 1)):
+        assert f"camera {cam} preview at http://127.0.0.1:{p}/stream.mjpg" in err, err
+    assert _streamproc_threads() == []
