@@ -47,6 +47,7 @@ from streamproc.pipeline import (
     Threads,
     put_drop_oldest,
     put_unless_aborted,
+    split_by_faces,
 )
 from streamproc.runner import NULL_OUTPUTS, default_output, existing_output, overwrites_input
 from streamproc.sinks import Sink
@@ -412,9 +413,11 @@ class MultiPipeline:
                 self._wake.wait(POLL_S)
         deadline = time.monotonic() + self.config.enhance.max_wait_ms / 1000
         while len(packets) < self.max_frames and time.monotonic() < deadline:
+            still = [c for c in active if c not in ended]
+            if not still:  # every camera has ended: nothing more will come
+                break
             self._wake.clear()
             self._wake.wait(max(0.0, deadline - time.monotonic()))
-            still = [c for c in active if c not in ended]
             more, more_ended = self._take(still, start)
             packets += more
             ended += more_ended
@@ -491,16 +494,8 @@ class MultiPipeline:
                     detect_done = True
                     continue
                 packets, ended = item
-                if packets:
-                    originals = [p.image.copy() if self._preview else None for p in packets]
-                    self._timed("enhance", packets, self.enhancer.process)
-                    self._timed("composite", packets, self.compositor.process)
-                    for packet, original in zip(packets, originals, strict=True):
-                        cam = cams[packet.source_id]
-                        # The slot was reserved in _take: this never waits on a slow camera.
-                        cam.outbox.put_nowait((packet, original))
-                        with self._in_flight_lock:
-                            self._in_flight[cam.id] -= 1
+                for group in split_by_faces(packets, self.config.enhance.max_batch):
+                    self._enhance(group, cams)
                 closing += ended
         except Exception as err:  # noqa: BLE001 - a shared stage failing stops everything
             self._fail(err)
@@ -508,6 +503,18 @@ class MultiPipeline:
             for cam in self.cameras:
                 if cam.id not in closed:
                     self._put_drop_oldest(cam.outbox, EOS, cam.stats)
+
+    def _enhance(self, packets: list[FramePacket], cams: dict[str, Camera]) -> None:
+        """Enhance + composite frames (one call each) and hand each to its camera."""
+        originals = [p.image.copy() if self._preview else None for p in packets]
+        self._timed("enhance", packets, self.enhancer.process)
+        self._timed("composite", packets, self.compositor.process)
+        for packet, original in zip(packets, originals, strict=True):
+            cam = cams[packet.source_id]
+            # The slot was reserved in _take: this never waits on a slow camera.
+            cam.outbox.put_nowait((packet, original))
+            with self._in_flight_lock:
+                self._in_flight[cam.id] -= 1
 
     def _write(self, cam: Camera) -> None:
         stats = cam.stats.stage("write")

@@ -116,6 +116,23 @@ class Gather:
     max_faces: int = 0  # stop gathering once this many faces are in hand (0 = no limit)
 
 
+def split_by_faces(packets: list[FramePacket], max_faces: int) -> list[list[FramePacket]]:
+    """Consecutive groups of frames, each closed once it holds ``max_faces`` faces (0: no
+    limit): the rule :meth:`Pipeline._gather` applies, for frames gathered before their
+    faces were known (several cameras gather frames for the detector)."""
+    if not max_faces:
+        return [packets] if packets else []
+    groups: list[list[FramePacket]] = [[]]
+    faces = 0
+    for packet in packets:
+        groups[-1].append(packet)
+        faces += len(packet.faces)
+        if faces >= max_faces:
+            groups.append([])
+            faces = 0
+    return [group for group in groups if group]
+
+
 @dataclass(frozen=True)
 class Worker:
     name: str

@@ -404,3 +404,32 @@ def test_cli_mjpeg_preview_for_each_of_several_inputs(silent_clip, tmp_path, mon
     for cam, p in ((0, port), (1, port + 1)):
         assert f"camera {cam} preview at http://127.0.0.1:{p}/stream.mjpg" in err, err
     assert _streamproc_threads() == []
+
+
+@pytest.mark.parametrize("n_inputs", [1, 2])
+def test_cli_max_batch_limits_the_faces_gathered(face_clip, tmp_path, monkeypatch, n_inputs):
+    """``enhance.max_batch``: an enhance call stops taking frames once it holds that many
+    faces, with one input and with several (two faces a frame here, so at most 2 frames)."""
+    from streamproc.cli import main
+    from streamproc.enhance.stage import EnhanceStage
+
+    calls: list[list[int]] = []
+    process = EnhanceStage.process
+
+    def recording(self, packets):
+        calls.append([len(p.faces) for p in packets])
+        return process(self, packets)
+
+    monkeypatch.setattr(EnhanceStage, "process", recording)
+    sets = [*FAST, "enhance.max_batch=3", "enhance.max_batch_frames=8", "enhance.max_wait_ms=1000"]
+    inputs = [str(face_clip[0])] * n_inputs
+    output = tmp_path / ("out.mp4" if n_inputs == 1 else "out")
+    code = main(
+        ["run", *inputs, "-o", str(output), "--quiet"] + [a for kv in sets for a in ("--set", kv)]
+    )
+    assert code == 0
+    assert sum(len(c) for c in calls) == 24 * n_inputs  # every frame, once
+    # A long max_wait_ms: every call but the last waits for the frames that fill it...
+    assert max(sum(c) for c in calls) >= 3, calls
+    over = [c for c in calls if sum(c[:-1]) >= 3]
+    assert not over, f"calls that went on gathering past 3 faces: {over}"  # ...not past it
