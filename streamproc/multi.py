@@ -49,7 +49,13 @@ from streamproc.pipeline import (
     put_unless_aborted,
     split_by_faces,
 )
-from streamproc.runner import NULL_OUTPUTS, default_output, existing_output, overwrites_input
+from streamproc.runner import (
+    NULL_OUTPUTS,
+    default_output,
+    existing_output,
+    overwrites_input,
+    write_error,
+)
 from streamproc.sinks import Sink
 from streamproc.sinks.file import FileSink
 from streamproc.sinks.images import ImageSink
@@ -713,7 +719,7 @@ class MultiJob:
             except OSError as err:
                 self.pipeline.abort.set()
                 self.pipeline.finish()
-                raise OutputError(f"cannot write {config_file}: {err.strerror}") from None
+                raise write_error(config_file, err) from None
         self.pipeline.start()
 
     def finish(self, status: str) -> list[dict[str, Any]]:
@@ -734,7 +740,8 @@ class MultiJob:
             try:
                 self._write_manifest(cam, cam_status, summary, error or cam.error)
             except OSError as err:
-                error = error or OutputError(f"cannot write {manifest_path(cam.output)}: {err}")
+                # Keep the first error (often the same full disk) as the one reported.
+                error = error or write_error(manifest_path(cam.output), err)
         if error is not None:
             raise error
         return summaries
@@ -817,4 +824,9 @@ def run_multi(
                 f"{summary['dropped']} dropped -> {cam.output or 'null'}",
                 file=sys.stderr,
             )
+    # A camera that failed (its input, or its output: a full disk) fails the run, as one
+    # input does; the others have still been recorded to their end.
+    failed = [cam.error for cam in job.pipeline.cameras if cam.error is not None]
+    if failed:
+        raise failed[0]
     return 130 if stop_requests else 0

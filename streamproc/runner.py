@@ -272,7 +272,7 @@ class Job:
                 config_file.write_text(dump_config(self.config))
             except OSError as err:
                 self.pipeline.finish_without_start()
-                raise _write_error(config_file, err) from None
+                raise write_error(config_file, err) from None
         self.pipeline.start()
 
     def finish(self, status: str) -> dict[str, Any]:
@@ -292,7 +292,7 @@ class Job:
                     self._write_manifest(status, summary, error)
             except OSError as err:
                 # Keep the first error (often the same full disk) as the one reported.
-                error = error or _write_error(manifest_path(self.output), err)
+                error = error or write_error(manifest_path(self.output), err)
         self.recorder.close()
         if error is not None:
             raise error
@@ -314,7 +314,8 @@ class Job:
         self.recorder.write(manifest_path(self.output), header, outputs)
 
 
-def _write_error(path: Path, err: OSError) -> OutputError:
+def write_error(path: Path, err: OSError) -> OutputError:
+    """The one-line error for a file that cannot be written (a full disk says so)."""
     if err.errno == errno.ENOSPC:
         return OutputError(f"disk full while writing {path}")
     return OutputError(f"cannot write {path}: {err.strerror or err}")

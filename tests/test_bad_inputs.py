@@ -3,6 +3,7 @@ is only unusual or damaged, in exit 0 with what could be decoded. Never a traceb
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -168,7 +169,11 @@ def test_config_not_a_mapping(tmp_path, capsys, silent_clip):
     expect_error([str(silent_clip), "--config", str(cfg)], capsys, "must hold a mapping")
 
 
-def test_full_disk(tmp_path, capsys, long_clip):
+@pytest.mark.parametrize("full_at_start", [False, True], ids=["fills-up", "already-full"])
+@pytest.mark.parametrize("n_inputs", [1, 2])
+def test_full_disk(tmp_path, capsys, long_clip, silent_clip, n_inputs, full_at_start):
+    """One line that says the disk is full, exit 2: one input or several alike, whether the
+    video fills the disk or the config file beside it finds it full already."""
     mount = tmp_path / "full"
     mount.mkdir()
     if (
@@ -179,9 +184,17 @@ def test_full_disk(tmp_path, capsys, long_clip):
     ):
         pytest.skip("cannot mount a tmpfs here (needs root)")
     try:
-        code, err = run([str(long_clip), "-o", str(mount / "o.mp4")], capsys)
+        if full_at_start:
+            with contextlib.suppress(OSError), (mount / "filler").open("wb") as filler:
+                filler.write(bytes(1 << 20))
+        if n_inputs == 1:
+            code, err = run([str(long_clip), "-o", str(mount / "o.mp4")], capsys)
+        else:
+            code, err = run([str(long_clip), str(silent_clip), "-o", str(mount)], capsys)
         assert code == 2, err
-        assert "disk full" in err or "No space left" in err, err
+        last = err.splitlines()[-1]
+        assert last.startswith("streamproc: error: disk full while writing "), err
+        assert str(mount) in last, err
     finally:
         subprocess.run(["umount", str(mount)], check=False)
 
