@@ -19,6 +19,7 @@ first error wins and is re-raised by :meth:`MultiPipeline.finish`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -506,9 +507,13 @@ class MultiPipeline:
         except Exception as err:  # noqa: BLE001 - a shared stage failing stops everything
             self._fail(err)
         finally:
+            # Only an abort leaves a camera unclosed, and its writer leaves on the abort:
+            # the EOS is a courtesy, never a reason to drop (and count, from this thread,
+            # in the reader's ``dropped``) a frame that is waiting to be written.
             for cam in self.cameras:
                 if cam.id not in closed:
-                    self._put_drop_oldest(cam.outbox, EOS, cam.stats)
+                    with contextlib.suppress(queue.Full):
+                        cam.outbox.put_nowait(EOS)
 
     def _enhance(self, packets: list[FramePacket], cams: dict[str, Camera]) -> None:
         """Enhance + composite frames (one call each) and hand each to its camera."""

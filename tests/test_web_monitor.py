@@ -433,3 +433,82 @@ def test_cli_max_batch_limits_the_faces_gathered(face_clip, tmp_path, monkeypatc
     assert max(sum(c) for c in calls) >= 3, calls
     over = [c for c in calls if sum(c[:-1]) >= 3]
     assert not over, f"calls that went on gathering past 3 faces: {over}"  # ...not past it
+
+
+def test_cli_abort_of_several_inputs_keeps_counters_single_writer(
+    face_clip, silent_clip, tmp_path, monkeypatch, capsys
+):
+    """Ctrl-C twice (abort) while camera 0's writer is stuck with a full queue: every
+    counter was written by one thread only (stats.py needs no locks because of that), and
+    a file input dropped nothing (frames left unwritten by an abort are not drops)."""
+    import os
+    import signal
+
+    from streamproc import stats
+    from streamproc.cli import main
+    from streamproc.multi import MultiPipeline
+    from streamproc.sinks.file import FileSink
+
+    writers: dict[tuple[int, str], set[str]] = {}
+
+    def recording_setattr(self, name: str, value: object) -> None:
+        thread = threading.current_thread()
+        # Updates only (a first write is the object being built); main: before start or
+        # after join.
+        if name in self.__dict__ and thread is not threading.main_thread():
+            writers.setdefault((id(self), f"{type(self).__name__}.{name}"), set()).add(thread.name)
+        object.__setattr__(self, name, value)
+
+    monkeypatch.setattr(stats.PipelineStats, "__setattr__", recording_setattr)
+    monkeypatch.setattr(stats.StageStats, "__setattr__", recording_setattr)
+    pipelines: list[MultiPipeline] = []
+    start = MultiPipeline.start
+
+    def recording_start(self) -> None:
+        pipelines.append(self)
+        start(self)
+
+    monkeypatch.setattr(MultiPipeline, "start", recording_start)
+    release, stuck = threading.Event(), threading.Event()
+    written: dict[str, int] = {}
+    write = FileSink.write
+
+    def stuck_write(self, packet) -> None:
+        if self.path.name == "faces.enhanced.mp4":  # camera 0 stops at its first frame
+            stuck.set()
+            release.wait(60)
+        write(self, packet)
+        written[self.path.name] = written.get(self.path.name, 0) + 1
+
+    monkeypatch.setattr(FileSink, "write", stuck_write)
+
+    def interrupt_twice() -> None:
+        try:
+            wait_for(lambda: stuck.is_set() and written.get("silent.enhanced.mp4") == 12, 60, "1")
+            # One signal at a time: two pending SIGINTs would be handled as one.
+            os.kill(os.getpid(), signal.SIGINT)
+            wait_for(lambda: pipelines[0].stop.is_set(), 10, "the stop")
+            os.kill(os.getpid(), signal.SIGINT)
+            wait_for(lambda: pipelines[0].abort.is_set(), 10, "the abort")
+        finally:
+            release.set()
+
+    helper = threading.Thread(target=interrupt_twice, name="test-interrupt", daemon=True)
+    helper.start()
+    out = tmp_path / "out"
+    sets = [*FAST, "pipeline.queue_frames=2"]
+    code = main(
+        ["run", str(face_clip[0]), str(silent_clip), "-o", str(out), "--quiet"]
+        + [a for kv in sets for a in ("--set", kv)]
+    )
+    release.set()
+    helper.join(10)
+    assert code == 130, capsys.readouterr().err
+    stuck_doc = json.loads(manifest_path(out / "faces.enhanced.mp4").read_text())
+    done_doc = json.loads(manifest_path(out / "silent.enhanced.mp4").read_text())
+    assert stuck_doc["status"] == "interrupted" and stuck_doc["stats"]["dropped"] == 0
+    assert done_doc["stats"]["frames_out"] == 12 and done_doc["stats"]["dropped"] == 0
+    shared = {field: names for (_, field), names in writers.items() if len(names) > 1}
+    assert not shared, f"counters written by more than one thread: {shared}"
+    assert {f for _, f in writers} >= {"PipelineStats.frames_in", "StageStats.frames"}
+    assert _streamproc_threads() == []
