@@ -368,7 +368,10 @@ def _watch(job, quiet: bool) -> None:
 
     from streamproc.dashboard import Dashboard
 
-    board = Dashboard(job.pipeline, job.source.info.name, job.source.info.frame_count)
+    info = job.source.info
+    board = Dashboard(
+        job.stats, job.pipeline.queue_depths, info.name, info.frame_count, job.source.live
+    )
     if job.mjpeg_url:
         print(f"streamproc: live preview at {job.mjpeg_url}", file=sys.stderr)
     with Live(board.render(), console=Console(stderr=True), refresh_per_second=4) as live:

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.console import Group
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from streamproc.pipeline import Pipeline
+from streamproc.stats import PipelineStats
 
 
 class Dashboard:
-    def __init__(self, pipeline: Pipeline, title: str, total_frames: int) -> None:
-        self.pipeline = pipeline
+    """Reads one input's stats and the engine's queue depths; never touches the engine."""
+
+    def __init__(
+        self,
+        stats: PipelineStats,
+        queue_depths: Callable[[], dict[str, int]],
+        title: str,
+        total_frames: int,
+        live: bool,
+    ) -> None:
+        self.stats, self.queue_depths, self.live = stats, queue_depths, live
         self.title = title
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
@@ -22,12 +33,12 @@ class Dashboard:
         self._task = self.progress.add_task(title, total=total_frames or None)
 
     def render(self) -> Group:
-        stats = self.pipeline.stats
+        stats = self.stats
         self.progress.update(self._task, completed=stats.frames_out)
         table = Table(title=f"streamproc - {self.title} [{stats.status}]", expand=False)
         for column in ("stage", "frames", "ms/frame", "capacity fps", "waiting"):
             table.add_column(column, justify="right" if column != "stage" else "left")
-        depths = self.pipeline.queue_depths()
+        depths = self.queue_depths()
         for stage in stats.stages.values():
             table.add_row(
                 stage.name,
@@ -47,6 +58,6 @@ class Dashboard:
             f"p95 {stats.latency_percentile_ms(95):.0f} ms",
         )
         parts = [table, footer]
-        if not self.pipeline.source.live:
+        if not self.live:
             parts.insert(0, self.progress)
         return Group(*parts)

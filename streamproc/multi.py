@@ -1,4 +1,7 @@
-"""Several cameras in one process: per-camera reader and writer threads, one shared worker.
+"""The engine, for 1..N inputs: per-camera reader and writer threads, shared workers.
+
+``streamproc run INPUT`` is this engine with one camera (:class:`streamproc.runner.Job`);
+several inputs, ``--serve`` and ``fleet`` groups are N cameras (:class:`MultiJob`).
 
 Each camera has its own source, reader thread, input queue, output queue, writer thread,
 sinks and manifest. Detection, enhancement and compositing are done once for all cameras,
@@ -34,6 +37,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from streamproc import pipeline as pipeline_module
 from streamproc.composite import Compositor
 from streamproc.config import Config, dump_config
 from streamproc.detect import FaceDetector
@@ -45,6 +49,7 @@ from streamproc.pipeline import (
     EOS,
     POLL_S,
     FirstError,
+    Stage,
     Threads,
     put_drop_oldest,
     put_unless_aborted,
@@ -169,7 +174,13 @@ class Camera:
         output: Path | None,
         config: Config,
         preview: bool,
+        sinks: list[Sink] | None = None,
+        record: Callable[[FramePacket], None] | None = None,
+        track: bool = True,
     ) -> None:
+        """``sinks``: built by the caller (default: from ``output`` and the config);
+        ``record``: called with each written frame (default: this camera's manifest);
+        ``track``: False for unrelated images (``--faces``)."""
         self.id, self.spec, self.source, self.config = cam_id, spec, source, config
         self.null_output = output is None
         self.output = output
@@ -181,16 +192,18 @@ class Camera:
             maxsize=pcfg.live_queue_frames if self.live else pcfg.queue_frames
         )
         self.outbox: queue.Queue = queue.Queue(maxsize=pcfg.queue_frames)
-        self.tracker = FaceTracker(config.track)
+        self.tracker = FaceTracker(config.track) if track else None
         self.frames_seen = 0  # for detect.every_n_frames, counted per camera
         self.preview = Preview(config.serve.jpeg_quality) if preview else None
         self.reader_done = False
         self.error: BaseException | None = None
         # Set by the pipeline once its models are loaded: (status, error) -> manifest header.
         self.header_fn: Callable[[str, BaseException | None], dict[str, Any]] | None = None
-        self.sinks = self._sinks()
+        self.sinks = self._sinks() if sinks is None else sinks
         self.rotating = isinstance(self.sinks[0], RotatingFileSink)
-        self.threads: list[threading.Thread] = []
+        if record is None and not self.null_output and config.output.manifest:
+            record = None if self.rotating else self.recorder.record
+        self.record = record
 
     @property
     def name(self) -> str:
@@ -246,28 +259,22 @@ class Camera:
 
 class MultiPipeline:
     """Readers -> shared detect+track worker -> shared enhance+composite worker ->
-    per-camera writers."""
+    per-camera writers. One input is one camera."""
 
     def __init__(
         self,
-        specs: Sequence[str],
+        cameras: Sequence[Camera],
+        stages: tuple[Stage, Stage, Stage],
         config: Config,
-        output: str | None = None,
         preview: bool = False,
-        skip_unopenable: bool = False,
-        overwrite: bool = True,
+        unopened: Sequence[dict[str, str]] = (),
+        every_n_frames: int | None = None,
     ) -> None:
-        """``output``: the folder for every camera's output (default ``out/``) or 'null'.
-        ``overwrite``: False refuses a camera output that already exists.
-
-        ``skip_unopenable``: a live camera that does not answer yet is waited for (status
-        ``connecting``, retried with backoff); any other input that cannot be opened is
-        reported (in ``unopened`` and the snapshot, status ``failed``) while the others
-        run. By default either fails the whole pipeline, and it always does when no camera
-        opens.
-        """
+        """``stages``: (detector, enhancer, compositor), shared by every camera; the
+        detector detects every frame it is given (``every_n_frames``, default
+        ``detect.every_n_frames``, is applied per camera here)."""
         self.config = config
-        self.stats = PipelineStats()  # the shared stages' timings
+        self.shared = PipelineStats()  # the shared stages' timings, all cameras together
         self.stop = threading.Event()
         self.abort = threading.Event()
         self._wake = threading.Event()
@@ -277,10 +284,42 @@ class MultiPipeline:
         # Detected batches waiting for the enhance worker, and per camera the frames taken
         # from its inbox but not yet in its outbox (they hold a reserved outbox slot).
         self._detected: queue.Queue = queue.Queue(maxsize=2)
-        self._in_flight: dict[str, int] = {}
         self._in_flight_lock = threading.Lock()
-        self.cameras: list[Camera] = []
-        self.unopened: list[dict[str, str]] = []  # {"id", "name", "error"} per skipped camera
+        self.cameras = list(cameras)
+        self.unopened = list(unopened)  # {"id", "name", "error"} per skipped camera
+        self.detector, self.enhancer, self.compositor = stages
+        self.every_n_frames = every_n_frames or config.detect.every_n_frames
+        self.max_frames = max(config.enhance.max_batch_frames, len(self.cameras))
+        self._in_flight = {cam.id: 0 for cam in self.cameras}
+        self._cams = {cam.id: cam for cam in self.cameras}
+
+    @property
+    def stats(self) -> PipelineStats:
+        """With one camera, its counters (what a caller of one input reads); with several,
+        the shared stages' (:attr:`shared`; each camera has its own ``stats``)."""
+        return self.cameras[0].stats if len(self.cameras) == 1 else self.shared
+
+    @classmethod
+    def open(
+        cls,
+        specs: Sequence[str],
+        config: Config,
+        output: str | None = None,
+        preview: bool = False,
+        skip_unopenable: bool = False,
+        overwrite: bool = True,
+    ) -> MultiPipeline:
+        """``output``: the folder for every camera's output (default ``out/``) or 'null'.
+        ``overwrite``: False refuses a camera output that already exists.
+
+        ``skip_unopenable``: a live camera that does not answer yet is waited for (status
+        ``connecting``, retried with backoff); any other input that cannot be opened is
+        reported (in ``unopened`` and the snapshot, status ``failed``) while the others
+        run. By default either fails the whole pipeline, and it always does when no camera
+        opens.
+        """
+        cameras: list[Camera] = []
+        unopened: list[dict[str, str]] = []
         taken: set[Path] = set()
         try:
             for i, spec in enumerate(specs):
@@ -288,10 +327,10 @@ class MultiPipeline:
                     # Lenient runs also wait for cameras that are down at start-up.
                     source = open_source(spec, config.source, wait_for_camera=skip_unopenable)
                 except InputError as err:
-                    if not skip_unopenable or (not self.cameras and i == len(specs) - 1):
+                    if not skip_unopenable or (not cameras and i == len(specs) - 1):
                         raise
                     log.error("camera %s not started: %s", i, err)
-                    self.unopened.append(
+                    unopened.append(
                         {"id": str(i), "name": mask_url(spec), "error": mask_url(str(err))}
                     )
                     continue
@@ -301,24 +340,16 @@ class MultiPipeline:
                 except BaseException:
                     source.close()
                     raise
-                self.cameras.append(camera)
-            # every_n_frames is applied per camera here, so the shared detector sees
-            # exactly the frames chosen for detection.
-            self.detector = FaceDetector(dataclasses.replace(config.detect, every_n_frames=1))
-            try:
-                self.enhancer = EnhanceStage(config.enhance)
-            except BaseException:
-                self.detector.close()
-                raise
-            self.compositor = Compositor(config.composite)
+                cameras.append(camera)
+            stages = shared_stages(config)
         except BaseException:
-            self._close_cameras()
+            close_cameras(cameras)
             raise
-        self.models = models_info(self.detector, self.enhancer.generator)
-        for cam in self.cameras:
-            cam.header_fn = functools.partial(self.camera_header, cam)
-        self.max_frames = max(config.enhance.max_batch_frames, len(self.cameras))
-        self._in_flight = {cam.id: 0 for cam in self.cameras}
+        pipeline = cls(cameras, stages, config, preview, unopened)
+        pipeline.models = models_info(pipeline.detector, pipeline.enhancer.generator)
+        for cam in cameras:
+            cam.header_fn = functools.partial(pipeline.camera_header, cam)
+        return pipeline
 
     def camera_header(
         self,
@@ -381,6 +412,8 @@ class MultiPipeline:
         """
         packets: list[FramePacket] = []
         ended: list[Camera] = []
+        for cam in active:  # memory and latency: the most frames ever queued, per stage
+            cam.stats.note_waiting("detect", cam.inbox.qsize())
         with self._in_flight_lock:
             room = {
                 cam.id: cam.outbox.maxsize - cam.outbox.qsize() - self._in_flight[cam.id]
@@ -434,15 +467,22 @@ class MultiPipeline:
         t0 = time.perf_counter()
         out = fn(packets)
         elapsed = time.perf_counter() - t0
-        self.stats.stage(name).add(len(packets), elapsed)
+        self.shared.stage(name).add(len(packets), elapsed)
         share_ms = 1000 * elapsed / max(1, len(packets))
         for packet in packets:
             packet.timings_ms[name] = packet.timings_ms.get(name, 0.0) + share_ms
+        # Each camera's stats get its frames' share of the measured call (one writer per
+        # stage and camera: this worker).
+        per_camera: dict[str, int] = {}
+        for packet in packets:
+            per_camera[packet.source_id] = per_camera.get(packet.source_id, 0) + 1
+        for cam_id, frames in per_camera.items():
+            self._cams[cam_id].stats.stage(name).add(frames, elapsed * frames / len(packets))
         return out
 
     def _detect_and_track(self, packets: list[FramePacket], cams: dict[str, Camera]) -> None:
         """Detect (one call for every camera's frames), then track per camera."""
-        every_n = self.config.detect.every_n_frames
+        every_n = self.every_n_frames
         todo = []
         for packet in packets:
             cam = cams[packet.source_id]
@@ -452,8 +492,10 @@ class MultiPipeline:
         if todo:
             self._timed("detect", todo, self.detector.process)
         for cam_id in dict.fromkeys(p.source_id for p in packets):
-            mine = [p for p in packets if p.source_id == cam_id]
-            self._timed("track", mine, cams[cam_id].tracker.process)
+            tracker = cams[cam_id].tracker
+            if tracker is not None:
+                mine = [p for p in packets if p.source_id == cam_id]
+                self._timed("track", mine, tracker.process)
 
     def _detect_work(self) -> None:
         """Gather frames across cameras, detect + track them, hand the batch on."""
@@ -465,8 +507,8 @@ class MultiPipeline:
                 packets, ended = self._gather(active, start)
                 start += 1
                 if packets:
-                    self.stats.frames_in += len(packets)
-                    self.stats.stage("batch").add(len(packets), 0.0)
+                    self.shared.frames_in += len(packets)
+                    self.shared.stage("batch").add(len(packets), 0.0)
                     self._detect_and_track(packets, cams)
                 for cam in ended:
                     active.remove(cam)
@@ -525,12 +567,14 @@ class MultiPipeline:
             # The slot was reserved in _take: this never waits on a slow camera.
             cam.outbox.put_nowait((packet, original))
             with self._in_flight_lock:
+                cam.stats.note_waiting("enhance", self._in_flight[cam.id])
                 self._in_flight[cam.id] -= 1
 
     def _write(self, cam: Camera) -> None:
         stats = cam.stats.stage("write")
         try:
             while not self.abort.is_set():
+                cam.stats.note_waiting("write", cam.outbox.qsize())
                 try:
                     item = cam.outbox.get(timeout=POLL_S)
                 except queue.Empty:
@@ -546,10 +590,8 @@ class MultiPipeline:
                 cam.stats.faces += len(item.faces)
                 cam.stats.faces_enhanced += sum(f.enhanced is not None for f in item.faces)
                 cam.stats.latency_ms.append(1000 * (time.monotonic() - item.capture_s))
-                for name, ms in item.timings_ms.items():
-                    cam.stats.stage(name).add(1, ms / 1000)
-                if not cam.null_output and self.config.output.manifest and not cam.rotating:
-                    cam.recorder.record(item)
+                if cam.record is not None:
+                    cam.record(item)
                 if cam.preview is not None:
                     cam.preview.publish(item, original)
         except Exception as err:  # noqa: BLE001 - a failing sink ends only its camera
@@ -566,9 +608,12 @@ class MultiPipeline:
     # -- run -----------------------------------------------------------------------------
     def start(self) -> None:
         now = time.monotonic()
-        self.stats.status, self.stats.started_s = "running", now
+        self.shared.status, self.shared.started_s = "running", now
         for cam in self.cameras:
             cam.stats.status, cam.stats.started_s = "running", now
+            names = ("detect", "track", "enhance", "composite", "write")
+            for name in names if cam.tracker is not None else names[:1] + names[2:]:
+                cam.stats.stage(name)  # in pipeline order, for the dashboard and summary
             self._threads.start(f"read-{cam.id}", self._read, cam)
             self._threads.start(f"write-{cam.id}", self._write, cam)
         self._threads.start("shared-detect", self._detect_work)
@@ -580,38 +625,40 @@ class MultiPipeline:
     def join(self, timeout_s: float | None = None) -> bool:
         return self._threads.join(timeout_s)
 
-    def _close_cameras(self) -> list[BaseException]:
-        errors: list[BaseException] = []
-        for cam in self.cameras:
-            for closer in [cam.tracker.close, *(s.close for s in cam.sinks), cam.source.close]:
-                try:
-                    closer()
-                except Exception as err:  # noqa: BLE001 - close everything, report the first
-                    errors.append(err)
-            if cam.preview is not None:
-                cam.preview.closed = True
-        return errors
+    def queue_depths(self) -> dict[str, int]:
+        """Frames waiting in front of the shared workers and of the writers."""
+        return {
+            "detect": sum(cam.inbox.qsize() for cam in self.cameras),
+            "enhance": self._detected.qsize(),
+            "write": sum(cam.outbox.qsize() for cam in self.cameras),
+        }
+
+    def finish_without_start(self) -> None:
+        """Release stages, sinks and sources of a pipeline that never started."""
+        self.abort.set()
+        self.finish()
 
     def finish(self) -> None:
         """Join the threads, close stages, sinks and sources; re-raise the first error."""
+        timeout_s = pipeline_module.STOP_TIMEOUT_S  # read now: tests shrink it
         try:
-            if not self.join(timeout_s=30):
-                self._fail(TimeoutError("pipeline threads did not stop within 30 s"))
+            if not self.join(timeout_s=timeout_s):
+                self._fail(TimeoutError(f"pipeline threads did not stop within {timeout_s:g} s"))
                 self.join(timeout_s=5)
         finally:
             now = time.monotonic()
-            self.stats.finished_s = now
+            self.shared.finished_s = now
             errors = []
             for closer in (self.detector.close, self.enhancer.close, self.compositor.close):
                 try:
                     closer()
                 except Exception as err:  # noqa: BLE001
                     errors.append(err)
-            errors += self._close_cameras()
+            errors += close_cameras(self.cameras)
             for cam in self.cameras:
                 cam.stats.finished_s = now
                 cam.stats.status = "failed" if cam.error or self._errors.error else "finished"
-            self.stats.status = "failed" if (self._errors.error or errors) else "finished"
+            self.shared.status = "failed" if (self._errors.error or errors) else "finished"
         if self._errors.error is not None:
             raise self._errors.error
         if errors:
@@ -655,11 +702,11 @@ class MultiPipeline:
                     "recent_faces": [],
                 }
             )
-        batch = self.stats.stages.get("batch")
+        batch = self.shared.stages.get("batch")
         return {
-            "status": self.stats.status,
-            "elapsed_s": round(self.stats.elapsed_s, 2),
-            "frames": self.stats.frames_in,
+            "status": self.shared.status,
+            "elapsed_s": round(self.shared.elapsed_s, 2),
+            "frames": self.shared.frames_in,
             "mean_batch_frames": round(batch.frames / batch.calls, 2) if batch else 0.0,
             "stages": {
                 st.name: {
@@ -667,11 +714,39 @@ class MultiPipeline:
                     "ms_per_frame": round(st.ms_per_frame, 2),
                     "capacity_fps": round(st.capacity_fps, 1),
                 }
-                for st in self.stats.stages.values()
+                for st in self.shared.stages.values()
                 if st.name != "batch"
             },
             "cameras": cams,
         }
+
+
+def shared_stages(config: Config) -> tuple[FaceDetector, EnhanceStage, Compositor]:
+    """Detector, enhancer, compositor for several cameras (every_n_frames is applied per
+    camera, so the shared detector detects every frame it is given)."""
+    detector = FaceDetector(dataclasses.replace(config.detect, every_n_frames=1))
+    try:
+        return detector, EnhanceStage(config.enhance), Compositor(config.composite)
+    except BaseException:
+        detector.close()
+        raise
+
+
+def close_cameras(cameras: Sequence[Camera]) -> list[BaseException]:
+    """Close every camera's tracker, sinks and source; return the errors."""
+    errors: list[BaseException] = []
+    for cam in cameras:
+        closers = [*(s.close for s in cam.sinks), cam.source.close]
+        if cam.tracker is not None:
+            closers.insert(0, cam.tracker.close)
+        for closer in closers:
+            try:
+                closer()
+            except Exception as err:  # noqa: BLE001 - close everything, report the first
+                errors.append(err)
+        if cam.preview is not None:
+            cam.preview.closed = True
+    return errors
 
 
 def camera_output(
@@ -710,7 +785,9 @@ class MultiJob:
         overwrite: bool = True,
     ) -> None:
         self.config = config
-        self.pipeline = MultiPipeline(specs, config, output, preview, skip_unopenable, overwrite)
+        self.pipeline = MultiPipeline.open(
+            specs, config, output, preview, skip_unopenable, overwrite
+        )
         self.outputs = [cam.output for cam in self.pipeline.cameras]
 
     def start(self) -> None:

@@ -1,5 +1,10 @@
 """Threads and bounded queues: source -> detect+track -> enhance+composite -> sinks.
 
+The queue helpers here (EOS, put_unless_aborted, put_drop_oldest, FirstError, Threads,
+split_by_faces) serve the one engine, :mod:`streamproc.multi`. :class:`Pipeline` (a chain
+of generic workers) no longer runs any input; it remains for benchmarks/measure.py and its
+own tests until those move to the engine (#18).
+
 Each arrow is a ``queue.Queue(maxsize=...)``. An end-of-stream marker travels behind the
 last frame; ``stop`` asks the source to finish (the frames in flight are still written, so
 Ctrl-C leaves a complete, playable file); ``abort`` makes every thread leave at once (the

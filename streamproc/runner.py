@@ -8,7 +8,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from streamproc.composite import Compositor
@@ -18,7 +18,7 @@ from streamproc.enhance.stage import EnhanceStage
 from streamproc.errors import InputError, OutputError
 from streamproc.manifest import ManifestRecorder, manifest_path, models_info, run_header
 from streamproc.packet import FramePacket
-from streamproc.pipeline import Gather, Pipeline, Stage, Worker
+from streamproc.pipeline import Stage
 from streamproc.sinks import Sink
 from streamproc.sinks.file import FileSink, check_encodable
 from streamproc.sinks.images import ImageSink
@@ -28,7 +28,10 @@ from streamproc.sinks.rotating import RotatingFileSink
 from streamproc.sources import IMAGE_SUFFIXES, Source, open_source
 from streamproc.sources.images import ImageSource
 from streamproc.sources.urls import is_url, safe_name
-from streamproc.track import FaceTracker
+from streamproc.stats import PipelineStats
+
+if TYPE_CHECKING:
+    from streamproc.multi import MultiPipeline
 
 SAMPLE_CLIP = Path(__file__).resolve().parent / "data" / "sample.mp4"
 NULL_OUTPUTS = ("null", "-")
@@ -76,7 +79,7 @@ class Job:
     # False: an existing output is refused (the CLI's default, ffmpeg's convention, so a
     # second run cannot silently replace the first); library callers own their paths.
     overwrite: bool = True
-    pipeline: Pipeline = field(init=False)
+    pipeline: MultiPipeline = field(init=False)
 
     def __post_init__(self) -> None:
         self._reserved = False
@@ -103,54 +106,61 @@ class Job:
         if not self.null_output:
             self._check_output()  # before any model loads: a bad -o is refused at once
         whole = cfg.detect.whole_image
-        detect_stages, enhance_cfg = self._detect_stages()
+        detector, enhance_cfg = self._detector()
         try:
             enhancer = EnhanceStage(enhance_cfg)
         except BaseException:
-            for stage in detect_stages:
-                stage.close()
+            detector.close()
             raise
-        self.detector, self.enhancer = detect_stages[0], enhancer
+        self.detector, self.enhancer = detector, enhancer
         self.models = models_info(None if whole else self.detector, enhancer.generator)
-        workers = [
-            Worker("detect", detect_stages),
-            Worker(
-                "enhance",
-                [enhancer, Compositor(cfg.composite, whole_image=whole)],
-                Gather(
-                    max_frames=cfg.enhance.max_batch_frames,
-                    max_wait_ms=cfg.enhance.max_wait_ms,
-                    max_faces=cfg.enhance.max_batch,
-                ),
-            ),
-        ]
         self.recorder = ManifestRecorder()
         self.face_images: list[dict[str, Any]] = []  # --faces: each image and its method
-        self.sinks = self._sinks()
+        stages = (detector, enhancer, Compositor(cfg.composite, whole_image=whole))
+        try:
+            self.sinks = self._sinks()
+        except BaseException:
+            for stage in stages:
+                stage.close()
+            raise
         # A rotating sink records its own parts' manifests.
         record = self._want_manifest and not isinstance(self.sinks[0], RotatingFileSink)
-        self.pipeline = Pipeline(
-            self.source,
-            workers,
-            self.sinks,
-            queue_frames=cfg.pipeline.queue_frames,
-            live_queue_frames=cfg.pipeline.live_queue_frames,
-            on_written=self._record if record else None,
-        )
+        # One input is one camera of the one engine (streamproc.multi).
+        from streamproc.multi import Camera, MultiPipeline
 
-    def _detect_stages(self) -> tuple[list[Stage], EnhanceConfig]:
-        """Detector + tracker; or, with ``--faces``, the whole image as the one face (no
-        tracker: the crops are unrelated) cut with no margin (the image is the crop)."""
+        try:
+            self.camera = Camera(
+                "0",
+                self.spec,
+                self.source,
+                None if self.null_output else self.output,
+                cfg,
+                preview=False,
+                sinks=self.sinks,
+                record=self._record if record else None,
+                track=not whole,
+            )
+        except BaseException:
+            for closer in [*(s.close for s in self.sinks), *(s.close for s in stages)]:
+                closer()
+            raise
+        every_n = 1 if whole else None
+        self.pipeline = MultiPipeline([self.camera], stages, cfg, every_n_frames=every_n)
+
+    @property
+    def stats(self) -> PipelineStats:
+        """This input's counters (``pipeline.stats`` too: the engine has one camera)."""
+        return self.camera.stats
+
+    def _detector(self) -> tuple[Stage, EnhanceConfig]:
+        """The detector (every frame it is given: the engine applies every_n_frames); or,
+        with ``--faces``, the whole image as the one face (no tracker: the crops are
+        unrelated) cut with no margin (the image is the crop)."""
         cfg = self.config
         if not cfg.detect.whole_image:
-            detector = FaceDetector(cfg.detect)
-            try:
-                return [detector, FaceTracker(cfg.track)], cfg.enhance
-            except BaseException:
-                detector.close()
-                raise
+            return FaceDetector(dataclasses.replace(cfg.detect, every_n_frames=1)), cfg.enhance
         enhance_cfg = dataclasses.replace(cfg.enhance, crop_margin=0.0)
-        return [WholeImageFaces(cfg.enhance.max_face_px)], enhance_cfg
+        return WholeImageFaces(cfg.enhance.max_face_px), enhance_cfg
 
     def _record(self, packet: FramePacket) -> None:
         self.recorder.record(packet)
@@ -283,7 +293,10 @@ class Job:
         except BaseException as err:
             error = err
             status = "failed"
-        summary = self.pipeline.stats.summary()
+        error = error or self.camera.error
+        if error is not None:
+            status = "failed"
+        summary = self.stats.summary()
         if self._want_manifest:
             try:
                 if isinstance(self.sinks[0], RotatingFileSink):
@@ -299,7 +312,7 @@ class Job:
         return summary
 
     def _part_header(self, status: str, error: BaseException | None) -> dict[str, Any]:
-        summary = self.pipeline.stats.summary()
+        summary = self.stats.summary()
         return run_header(status, error, self.source, self.models, self.config, summary)
 
     def _write_manifest(self, status: str, summary: dict, error: BaseException | None) -> None:

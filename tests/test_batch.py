@@ -83,7 +83,7 @@ def crash_once(spec: str, config_data: dict, output: str) -> dict:
         marker.write_text(str(os.getpid()))
         job = Job(spec, config_from_dict(config_data), Path(output))
         job.start()
-        while job.pipeline.stats.frames_out < 5 and job.pipeline.alive():
+        while job.stats.frames_out < 5 and job.pipeline.alive():
             time.sleep(0.01)
         os._exit(1)
     return batch.run_job(spec, config_data, output)

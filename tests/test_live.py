@@ -88,14 +88,14 @@ def test_rtsp_reconnects_after_outage_and_masks_credentials(rtsp_clip, tmp_path,
     job = Job(f"rtsp://admin:s3cret-pw@127.0.0.1:{port}/cam", config, out)
     try:
         job.start()
-        wait_for(lambda: job.pipeline.stats.frames_out >= 10, 30, "first frames")
+        wait_for(lambda: job.stats.frames_out >= 10, 30, "first frames")
         server.kill()  # the camera goes away
         wait_for(lambda: events(job, "disconnect"), 15, "disconnect detected")
-        before = job.pipeline.stats.frames_out
+        before = job.stats.frames_out
         time.sleep(1.0)
         server.start()  # and comes back
         wait_for(lambda: events(job, "reconnected"), 30, "reconnect")
-        wait_for(lambda: job.pipeline.stats.frames_out >= before + 10, 30, "frames after gap")
+        wait_for(lambda: job.stats.frames_out >= before + 10, 30, "frames after gap")
         job.pipeline.request_stop()
         summary = job.finish("interrupted")
     finally:
@@ -134,7 +134,7 @@ def test_stalled_stream_is_detected_by_watchdog(rtsp_clip, tmp_path):
     job = Job(f"rtsp://127.0.0.1:{port}/cam", config, tmp_path / "stall.mp4")
     try:
         job.start()
-        wait_for(lambda: job.pipeline.stats.frames_out >= 5, 30, "first frames")
+        wait_for(lambda: job.stats.frames_out >= 5, 30, "first frames")
         server.proc.send_signal(signal.SIGSTOP)  # connection open, no data: a stall
         stalled_at = time.monotonic()
         wait_for(lambda: events(job, "disconnect"), 15, "watchdog")
@@ -184,7 +184,7 @@ def test_live_recording_rotates_into_chained_parts(rtsp_clip, tmp_path, multi):
             stats = job.pipeline.cameras[0].stats
         else:
             job = Job(url, config, tmp_path / "live.mp4")
-            stats = job.pipeline.stats
+            stats = job.stats
         job.start()
         wait_for(lambda: stats.frames_out >= 50, 60, "4 s of frames")
         job.pipeline.request_stop()

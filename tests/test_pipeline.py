@@ -190,7 +190,7 @@ def test_dashboard_renders_stage_rows():
     pipe.start()
     pipe.finish()
     console = Console(record=True, width=120)
-    console.print(Dashboard(pipe, "fake", 30).render())
+    console.print(Dashboard(pipe.stats, pipe.queue_depths, "fake", 30, live=False).render())
     text = console.export_text()
     assert "slow" in text and "write" in text and "30/30 frames" in text
     assert "dropped 0" in text
@@ -217,7 +217,7 @@ def test_http_mjpeg_stream_as_input(long_clip, tmp_path):
         )
         assert viewer.source.live
         viewer.start()
-        wait_for(lambda: viewer.pipeline.stats.frames_out >= 5, 30, "frames from the viewer")
+        wait_for(lambda: viewer.stats.frames_out >= 5, 30, "frames from the viewer")
         viewer.pipeline.request_stop()
         summary = viewer.finish("interrupted")
     finally:
