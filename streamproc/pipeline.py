@@ -2,8 +2,8 @@
 
 The queue helpers here (EOS, put_unless_aborted, put_drop_oldest, FirstError, Threads,
 split_by_faces) serve the one engine, :mod:`streamproc.multi`. :class:`Pipeline` (a chain
-of generic workers) no longer runs any input; it remains for benchmarks/measure.py and its
-own tests until those move to the engine (#18).
+of generic workers) no longer runs any input and no test uses it; it remains only for
+benchmarks/measure.py, until that moves to the engine (#18).
 
 Each arrow is a ``queue.Queue(maxsize=...)``. An end-of-stream marker travels behind the
 last frame; ``stop`` asks the source to finish (the frames in flight are still written, so

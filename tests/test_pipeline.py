@@ -1,4 +1,5 @@
-"""Threads, queues, drop policy, error propagation and the MJPEG preview."""
+"""The engine with one input (fake source and stages): threads, queues, drop policy, error
+propagation; and the MJPEG preview."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import pytest
 from conftest import FAST, wait_for
 
 from streamproc.config import load_config
+from streamproc.multi import Camera, MultiPipeline
 from streamproc.packet import FramePacket
-from streamproc.pipeline import Gather, Pipeline, Worker
 from streamproc.runner import Job
 from streamproc.sinks.null import NullSink
 from streamproc.sources import SourceInfo
@@ -76,13 +77,50 @@ class Recorder(NullSink):
         self.indices.append(packet.index)
 
 
+class Passing:
+    """A detector or compositor that leaves the frames as they are."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def process(self, packets):
+        return packets
+
+    def close(self) -> None:
+        pass
+
+
+def engine(
+    source: FakeSource,
+    enhancer: SlowStage,
+    sink: Recorder,
+    queue_frames: int,
+    live_queue_frames: int,
+    max_batch_frames: int = 1,
+    max_wait_ms: float = 0.0,
+) -> MultiPipeline:
+    """The one engine with one camera, as ``streamproc run INPUT`` builds it."""
+    config = load_config(
+        None,
+        [
+            f"pipeline.queue_frames={queue_frames}",
+            f"pipeline.live_queue_frames={live_queue_frames}",
+            f"enhance.max_batch_frames={max_batch_frames}",
+            f"enhance.max_wait_ms={max_wait_ms}",
+        ],
+    )
+    camera = Camera("0", "fake", source, None, config, False, sinks=[sink], track=False)
+    stages = (Passing("detect"), enhancer, Passing("composite"))
+    return MultiPipeline([camera], stages, config)
+
+
 def no_pipeline_threads() -> bool:
     return not [t for t in threading.enumerate() if t.name.startswith("streamproc-")]
 
 
 def test_file_source_is_lossless_under_backpressure():
     stage, sink = SlowStage(0.002), Recorder()
-    pipe = Pipeline(FakeSource(200, live=False), [Worker("w", [stage])], [sink], 4, 2)
+    pipe = engine(FakeSource(200, live=False), stage, sink, 4, 2)
     pipe.start()
     pipe.finish()
     assert sink.indices == list(range(200))
@@ -92,11 +130,11 @@ def test_file_source_is_lossless_under_backpressure():
 
 def test_live_source_drops_oldest_when_behind():
     stage, sink = SlowStage(0.05), Recorder()
-    pipe = Pipeline(FakeSource(150, live=True, fps=200), [Worker("w", [stage])], [sink], 2, 2)
+    pipe = engine(FakeSource(150, live=True, fps=200), stage, sink, 2, 2)
     pipe.start()
     depths = []
     while pipe.alive():
-        depths.append(pipe.queues[0].qsize())
+        depths.append(pipe.cameras[0].inbox.qsize())
         time.sleep(0.01)
     pipe.finish()
     assert pipe.stats.dropped > 50
@@ -108,8 +146,9 @@ def test_live_source_drops_oldest_when_behind():
 
 def test_gather_batches_frames_up_to_limit():
     stage, sink = SlowStage(0.0), Recorder()
-    worker = Worker("w", [stage], Gather(max_frames=4, max_wait_ms=50))
-    pipe = Pipeline(FakeSource(40, live=False), [worker], [sink], 16, 2)
+    pipe = engine(
+        FakeSource(40, live=False), stage, sink, 16, 2, max_batch_frames=4, max_wait_ms=50
+    )
     pipe.start()
     pipe.finish()
     assert max(stage.batches) == 4 and sum(stage.batches) == 40
@@ -119,7 +158,7 @@ def test_gather_batches_frames_up_to_limit():
 def test_first_error_stops_every_thread_and_is_reraised():
     source = FakeSource(10_000, live=False)
     stage = SlowStage(0.0, fail_at=25)
-    pipe = Pipeline(source, [Worker("w", [stage])], [Recorder()], 4, 2)
+    pipe = engine(source, stage, Recorder(), 4, 2)
     pipe.start()
     with pytest.raises(RuntimeError, match="boom at 25"):
         pipe.finish()
@@ -186,13 +225,13 @@ def test_dashboard_renders_stage_rows():
     from streamproc.dashboard import Dashboard
 
     stage, sink = SlowStage(0.0), Recorder()
-    pipe = Pipeline(FakeSource(30, live=False), [Worker("w", [stage])], [sink], 4, 2)
+    pipe = engine(FakeSource(30, live=False), stage, sink, 4, 2)
     pipe.start()
     pipe.finish()
     console = Console(record=True, width=120)
     console.print(Dashboard(pipe.stats, pipe.queue_depths, "fake", 30, live=False).render())
     text = console.export_text()
-    assert "slow" in text and "write" in text and "30/30 frames" in text
+    assert "enhance" in text and "write" in text and "30/30 frames" in text
     assert "dropped 0" in text
 
 
