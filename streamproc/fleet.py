@@ -39,6 +39,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from streamproc import monitor
 from streamproc.cluster import (
     first_line,
     init_ray,
@@ -195,7 +196,7 @@ class GroupWorker:
 
     def status(self) -> dict[str, Any]:
         running = self.job is not None and self.job.pipeline.alive()
-        snapshot = self.job.pipeline.snapshot() if self.job is not None else None
+        snapshot = monitor.snapshot(self.job.pipeline) if self.job is not None else None
         return {
             **self.info,
             "running": running,

@@ -77,18 +77,6 @@ from streamproc.track import FaceTracker
 log = logging.getLogger(__name__)
 
 VIEWS = ("enhanced", "original", "side")
-UNOPENED_ZEROS = (
-    "frames_in",
-    "frames_out",
-    "dropped",
-    "faces",
-    "faces_enhanced",
-    "fps",
-    "latency_ms_p50",
-    "latency_ms_p95",
-    "queued",
-    "reconnects",
-)
 FACES_SHOWN = 8  # latest enhanced crops kept per camera for the monitor's face strip
 
 
@@ -663,62 +651,6 @@ class MultiPipeline:
             raise self._errors.error
         if errors:
             raise errors[0]
-
-    # -- monitoring ----------------------------------------------------------------------
-    def snapshot(self) -> dict[str, Any]:
-        """Everything the monitor page shows, as plain JSON-able data."""
-        cams = []
-        for cam in self.cameras:
-            s = cam.stats
-            cams.append(
-                {
-                    "id": cam.id,
-                    "name": cam.name,
-                    "status": cam.status,
-                    "live": cam.live,
-                    "error": None if cam.error is None else str(cam.error),
-                    "frames_in": s.frames_in,
-                    "frames_out": s.frames_out,
-                    "dropped": s.dropped,
-                    "faces": s.faces,
-                    "faces_enhanced": s.faces_enhanced,
-                    "fps": round(s.fps, 2),
-                    "latency_ms_p50": round(s.latency_percentile_ms(50), 1),
-                    "latency_ms_p95": round(s.latency_percentile_ms(95), 1),
-                    "queued": cam.inbox.qsize(),
-                    "stages_ms": {st.name: round(st.ms_per_frame, 2) for st in s.stages.values()},
-                    "reconnects": getattr(cam.source, "reconnects", 0),
-                    "recent_faces": [] if cam.preview is None else cam.preview.faces(),
-                }
-            )
-        for cam in self.unopened:
-            cams.append(
-                {
-                    **cam,
-                    "status": "failed",
-                    "live": False,
-                    **dict.fromkeys(UNOPENED_ZEROS, 0),
-                    "stages_ms": {},
-                    "recent_faces": [],
-                }
-            )
-        batch = self.shared.stages.get("batch")
-        return {
-            "status": self.shared.status,
-            "elapsed_s": round(self.shared.elapsed_s, 2),
-            "frames": self.shared.frames_in,
-            "mean_batch_frames": round(batch.frames / batch.calls, 2) if batch else 0.0,
-            "stages": {
-                st.name: {
-                    "frames": st.frames,
-                    "ms_per_frame": round(st.ms_per_frame, 2),
-                    "capacity_fps": round(st.capacity_fps, 1),
-                }
-                for st in self.shared.stages.values()
-                if st.name != "batch"
-            },
-            "cameras": cams,
-        }
 
 
 def shared_stages(config: Config) -> tuple[FaceDetector, EnhanceStage, Compositor]:

@@ -18,6 +18,7 @@ from synth import read_frames, write_clip
 from streamproc.config import load_config
 from streamproc.errors import InputError
 from streamproc.manifest import manifest_path
+from streamproc.monitor import snapshot
 from streamproc.multi import MultiJob
 
 CHROMIUM = "/usr/bin/chromium"
@@ -52,7 +53,7 @@ def test_two_files_share_one_batched_pipeline(face_clip, silent_clip, tmp_path, 
     config = load_config(None, [*FAST, f"detect.every_n_frames={every_n}"])
     job = MultiJob([str(clip_a), str(silent_clip)], config, str(tmp_path))
     summaries = _run_to_end(job)
-    snapshot = job.pipeline.snapshot()
+    view = snapshot(job.pipeline)
 
     # Files are lossless per camera: frames in == frames out, each into its own output.
     for clip, summary, output in zip([clip_a, silent_clip], summaries, job.outputs, strict=True):
@@ -69,11 +70,11 @@ def test_two_files_share_one_batched_pipeline(face_clip, silent_clip, tmp_path, 
         assert [f["index"] for f in manifest["frames"]] == list(range(len(src_frames)))
     assert {p.name for p in job.outputs} == {"faces.enhanced.mp4", "silent.enhanced.mp4"}
     # Frames from both cameras were gathered into shared batches...
-    assert snapshot["mean_batch_frames"] > 1.5
+    assert view["mean_batch_frames"] > 1.5
     # ...and detection every N frames is counted per camera, not across them.
     n_a, n_b = summaries[0]["frames_out"], summaries[1]["frames_out"]
     detected = math.ceil(n_a / every_n) + math.ceil(n_b / every_n)
-    assert snapshot["stages"]["detect"]["frames"] == detected
+    assert view["stages"]["detect"]["frames"] == detected
     assert summaries[0]["faces_enhanced"] >= n_a  # two faces in most frames
     assert summaries[1]["faces_enhanced"] >= n_b // 2
     assert _streamproc_threads() == []
@@ -335,7 +336,7 @@ def test_unopenable_camera_is_skipped_only_when_asked(face_clip, tmp_path):
     summaries = _run_to_end(job)
     assert [cam.id for cam in job.pipeline.cameras] == ["1"]
     assert summaries[0]["frames_out"] == 24
-    gone, ok = job.pipeline.snapshot()["cameras"][::-1]
+    gone, ok = snapshot(job.pipeline)["cameras"][::-1]
     assert gone["id"] == "0" and gone["status"] == "failed" and "gone.mp4" in gone["error"]
     assert ok["status"] == "ended"
     with pytest.raises(InputError):  # no camera at all: still an error

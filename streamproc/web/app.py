@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route
 
 from streamproc.errors import OutputError
+from streamproc.monitor import snapshot
 from streamproc.multi import VIEWS, MultiPipeline, Preview
 from streamproc.web.page import PAGE
 
@@ -39,7 +40,7 @@ def build_app(pipeline: MultiPipeline) -> Starlette:
         return HTMLResponse(PAGE, headers={"Cache-Control": "no-store"})
 
     async def stats(_: Request) -> JSONResponse:
-        return JSONResponse(pipeline.snapshot(), headers={"Cache-Control": "no-store"})
+        return JSONResponse(snapshot(pipeline), headers={"Cache-Control": "no-store"})
 
     async def stream(request: Request) -> Response:
         view = request.query_params.get("view", "enhanced")
