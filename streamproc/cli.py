@@ -264,37 +264,20 @@ def cmd_run(args: argparse.Namespace, startup_stops: list[int]) -> int:
     if config.detect.whole_image and (len(specs) > 1 or args.serve):
         raise StreamprocError("--faces takes one image or folder of face crops, without --serve")
     if len(specs) > 1 or args.serve:
-        from streamproc.multi import run_multi
-
-        return run_multi(
-            specs or [str(SAMPLE_CLIP)],
-            config,
-            args.output,
-            args.serve,
-            args.quiet,
-            overwrite,
-            startup_stops,
+        specs = specs or [str(SAMPLE_CLIP)]
+        return _run_several(
+            specs, config, args.output, args.serve, args.quiet, overwrite, startup_stops
         )
     spec = specs[0] if specs else str(SAMPLE_CLIP)
     output = Path(args.output) if args.output else None
     job = _new_job(spec, config, output, overwrite, startup_stops)
-    stop_requests = []
-
-    def on_signal(signum: int, _frame: object) -> None:
-        stop_requests.append(signum)
-        if len(stop_requests) > 1:
-            job.pipeline.abort.set()
-        job.pipeline.request_stop()
-
-    previous = {s: _set_handler(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        job.start()
-        _watch(job, quiet=args.quiet)
-    finally:
-        for signum, handler in previous.items():
-            _set_handler(signum, handler)
-        status = "interrupted" if stop_requests else "finished"
-        summary = job.finish(status)
+    with _stop_gracefully(job.pipeline) as stop_requests:
+        try:
+            job.start()
+            _watch(job, quiet=args.quiet)
+        finally:
+            status = "interrupted" if stop_requests else "finished"
+            summary = job.finish(status)
     if not args.quiet:
         print(
             f"streamproc: {status}: {summary['frames_out']} frames in {summary['elapsed_s']:.1f} s "
@@ -302,6 +285,86 @@ def cmd_run(args: argparse.Namespace, startup_stops: list[int]) -> int:
             f"{summary['dropped']} dropped -> {job.output}",
             file=sys.stderr,
         )
+    return EXIT_INTERRUPTED if stop_requests else EXIT_OK
+
+
+@contextlib.contextmanager
+def _stop_gracefully(pipeline) -> Iterator[list[int]]:
+    """While a pipeline runs: the first Ctrl-C/SIGTERM finishes the frames in flight (a
+    playable file), a second one aborts now. Yields the signals received."""
+    received: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        received.append(signum)
+        if len(received) > 1:
+            pipeline.abort.set()
+        pipeline.request_stop()
+
+    previous = {s: _set_handler(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            _set_handler(signum, handler)
+
+
+def _run_several(
+    specs: list[str],
+    config,
+    output: str | None,
+    serve: bool,
+    quiet: bool,
+    overwrite: bool,
+    startup_stops: list[int],
+) -> int:
+    """``streamproc run A B ... [--serve]``: run until every camera ends or Ctrl-C/SIGTERM.
+
+    A monitor keeps watching the cameras that answer; a plain run fails fast instead.
+    ``startup_stops``: signals received while starting up (a library may have swallowed
+    their KeyboardInterrupt)."""
+    from streamproc.multi import MultiJob
+
+    job = MultiJob(specs, config, output, preview=serve, skip_unopenable=serve, overwrite=overwrite)
+    if startup_stops:
+        job.pipeline.finish_without_start()
+        raise KeyboardInterrupt
+    server = None
+    with _stop_gracefully(job.pipeline) as stop_requests:
+        try:
+            if serve:
+                from streamproc.web import MonitorServer
+
+                server = MonitorServer(job.pipeline, config.serve.host, config.serve.port)
+                print(f"streamproc: monitor at {server.url}", file=sys.stderr, flush=True)
+            for cam in job.pipeline.cameras:
+                if cam.mjpeg_url and not quiet:
+                    print(
+                        f"streamproc: camera {cam.id} preview at {cam.mjpeg_url}", file=sys.stderr
+                    )
+            job.start()
+            while job.pipeline.alive():
+                job.pipeline.join(timeout_s=0.2)
+        finally:
+            try:
+                summaries = job.finish("interrupted" if stop_requests else "finished")
+            finally:
+                if server is not None:
+                    server.close()
+    if not quiet:
+        for cam in job.pipeline.unopened:
+            print(f"streamproc: camera {cam['id']} not started: {cam['error']}", file=sys.stderr)
+        for cam, summary in zip(job.pipeline.cameras, summaries, strict=True):
+            print(
+                f"streamproc: camera {cam.id} {summary['status']}: {summary['frames_out']} frames "
+                f"({summary['fps']:.1f} fps), {summary['faces_enhanced']} faces enhanced, "
+                f"{summary['dropped']} dropped -> {cam.output or 'null'}",
+                file=sys.stderr,
+            )
+    # A camera that failed (its input, or its output: a full disk) fails the run, as one
+    # input does; the others have still been recorded to their end.
+    failed = [cam.error for cam in job.pipeline.cameras if cam.error is not None]
+    if failed:
+        raise failed[0]
     return EXIT_INTERRUPTED if stop_requests else EXIT_OK
 
 
