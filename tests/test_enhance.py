@@ -243,11 +243,13 @@ def test_auto_mode_routes_small_faces_to_generator(tiny_generator):
 
 
 def test_auto_mode_leaves_faces_below_the_min_band_as_they_are(tiny_generator):
-    cfg = EnhanceConfig(mode="auto", model=str(tiny_generator), auto_min_face_px=61)
+    cfg = EnhanceConfig(mode="auto", model=str(tiny_generator), auto_min_face_px=61,
+                        generator_max_face_px=32)  # fmt: skip
     stage = EnhanceStage(cfg)
     packets = stage.process(_packets(1, 2))  # 60 px faces: below the band
     assert all(f.enhanced is None for f in packets[0].faces)
     assert stage.faces_enhanced == 0
-    cfg = EnhanceConfig(mode="auto", model=str(tiny_generator), auto_min_face_px=60)
+    cfg = EnhanceConfig(mode="auto", model=str(tiny_generator), auto_min_face_px=60,
+                        generator_max_face_px=32)  # fmt: skip
     packets = EnhanceStage(cfg).process(_packets(1, 2))
     assert all(f.enhancer == "classical" for f in packets[0].faces)

@@ -22,6 +22,8 @@ from benchmarks.eval_methods import (
     nearest_upscale,
     type_config,
 )
+from streamproc.config import EnhanceConfig
+from streamproc.enhance.stage import auto_steps
 from train.degrade import SEVERITIES, degrade
 
 HAVE_PAIR = all(importlib.util.find_spec(m) for m in ("skvideo", "faceghost", "ultralytics"))
@@ -81,12 +83,14 @@ def test_tiny_run(faces_dir: Path, tiny_generator: Path, tmp_path: Path) -> None
                 assert math.isfinite(cond["per_method"][method][metric]["mean"])
             assert 0 < cond["per_method"][method]["ssim"]["mean"] <= 1
         assert len(cond["params"]) == 2
-    # auto is what the enhance stage picks by face size: classical for the 36-40 px faces
-    # of `mild`, the generator for the 16-18 px faces of `severe` (default bands).
-    for name, method in (("mild", "classical"), ("severe", "generator")):
-        cond = result["synthetic"][name]
-        assert cond["auto_steps"] == [method, method]
-        assert cond["per_face"]["auto"]["psnr"] == cond["per_face"][method]["psnr"]
+    # auto is what the enhance stage picks by face size, face by face (default bands).
+    for cond in result["synthetic"].values():
+        picks = ["+".join(auto_steps(p["face_px"], EnhanceConfig())) for p in cond["params"]]
+        assert cond["auto_steps"] == picks
+        for i, pick in enumerate(picks):
+            method = pick or "degraded"
+            assert cond["per_face"]["auto"]["psnr"][i] == cond["per_face"][method]["psnr"][i]
+    assert result["synthetic"]["severe"]["auto_steps"] == ["generator", "generator"]
 
     if HAVE_PAIR:
         pair = result["carphone"]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The exact training run of the shipped streamproc/models/face_lite.onnx (2026-11-25, one
+# The training run of the PREVIOUS (retired 2026-12-01) face_lite.onnx (2026-11-25, one
 # NVIDIA H100; on a CPU the same commands run, ~300x slower). Data: lite_offline.sh.
 #   bash train/recipes/lite_offline.sh runs/data && bash train/recipes/train_lite.sh
 set -euo pipefail
