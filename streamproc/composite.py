@@ -20,6 +20,10 @@ from streamproc.packet import Face, FramePacket
 MAX_SHADOW_GAIN = 2.0
 # Black points closer than this (luma levels) count as equal.
 BLACK_TOLERANCE = 1.0
+# Faces are lifted at most to this mean lightness (8-bit Lab L, ~ luma 105), and a face
+# already brighter is not lifted at all: the low-light lift is for dark faces. (A generator
+# trained on studio portraits brightens every face into a pale mask on real footage.)
+LIFT_TARGET_L = 115.0
 
 
 def feather_mask(side_px: int, feather: float) -> np.ndarray:
@@ -53,9 +57,9 @@ def match_colour(enhanced: np.ndarray, original: np.ndarray, mask: np.ndarray) -
 
     Two things, measured on the face only (``mask``), never on the background around it:
     the mean chroma (Lab a, b: generators drift in tint; the paste must agree with its
-    surroundings) and the black point (generators and gamma lifts raise it: the haze of
-    a washed-out face). Midtones and highlights are left alone: lifting a dark face is the
-    enhancer's job and must not be undone here; lifting its blacks only flattens it.
+    surroundings), the mean lightness (a dark face may be lifted up to ``LIFT_TARGET_L``,
+    a face already brighter keeps its own) and the black point (generators and gamma lifts
+    raise it: the haze of a washed-out face). Within those limits the enhancer's tones stay.
     """
     weights = mask[:, :, 0]
     total = float(weights.sum()) or 1.0
@@ -65,6 +69,10 @@ def match_colour(enhanced: np.ndarray, original: np.ndarray, mask: np.ndarray) -
     lab_e[:, :, 1:] += shift[1:]
     region = weights >= 0.5
     if region.sum() >= 4:
+        mean_e, mean_o = float(lab_e[:, :, 0][region].mean()), float(lab_o[:, :, 0][region].mean())
+        allowed = max(mean_o, LIFT_TARGET_L)
+        if mean_e > allowed:
+            lab_e[:, :, 0] -= mean_e - allowed
         lab_e[:, :, 0] = restore_black_point(lab_e[:, :, 0], lab_o[:, :, 0], region)
     return cv2.cvtColor(np.clip(lab_e + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_LAB2BGR)
 

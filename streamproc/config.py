@@ -111,8 +111,8 @@ class EnhanceConfig:
     # mode auto: faces smaller than auto_min_face_px (px tall) are left as they are (no
     # enhancer kept their identity there), faces up to generator_max_face_px go to the
     # generator, larger ones to classical; bands measured in the model card.
-    auto_min_face_px: int = 0
-    generator_max_face_px: int = 32
+    auto_min_face_px: int = 10
+    generator_max_face_px: int = 48
     # Generator ONNX; empty means the model shipped in streamproc/models (if any).
     model: str = ""
     model_sha256: str = ""

@@ -43,7 +43,8 @@ def test_colour_match_removes_a_tint_and_keeps_an_unlifted_lightness():
 def test_colour_match_brings_a_lifted_black_point_back_and_keeps_the_rest():
     from synth import face_patches
 
-    original = np.ascontiguousarray(face_patches(90)[0][13:77, :64])
+    face = np.ascontiguousarray(face_patches(90)[0][13:77, :64])
+    original = (face * 0.6).astype(np.uint8)  # a dark face: lifting it is allowed
     brighter = np.clip(original.astype(int) + 40, 0, 255).astype(np.uint8)
     kept = match_colour(brighter, original, feather_mask(64, 0.2))
     lum_o, lum_b, lum_k = (_lab(x)[..., 0] for x in (original, brighter, kept))
@@ -52,6 +53,29 @@ def test_colour_match_brings_a_lifted_black_point_back_and_keeps_the_rest():
     bright = lum_b > lum_b.mean() + 2  # tones above the face's mean are left alone
     assert np.abs(lum_k[bright] - lum_b[bright]).max() <= 1.0
     assert lum_k.mean() > lum_o.mean() + 10  # most of the lift is kept
+
+
+def test_colour_match_does_not_lift_a_face_that_is_not_dark():
+    from synth import face_patches
+
+    from streamproc.composite import LIFT_TARGET_L
+
+    face = np.ascontiguousarray(face_patches(90)[0][13:77, :64])
+    lit = np.clip(face.astype(int) * 1.3 + 20, 0, 255).astype(np.uint8)
+    assert _lab(lit)[..., 0].mean() > LIFT_TARGET_L
+    pale = np.clip(lit.astype(int) + 45, 0, 255).astype(np.uint8)  # a studio-bright re-render
+    mask = feather_mask(64, 0.2)
+    face_region = mask[:, :, 0] >= 0.5
+    kept = match_colour(pale, lit, mask)
+
+    def mean_l(img: np.ndarray) -> float:
+        return float(_lab(img)[..., 0][face_region].mean())
+
+    assert mean_l(pale) > mean_l(lit) + 30
+    assert abs(mean_l(kept) - mean_l(lit)) < 6  # (the pale copy clips at white)
+    dark = (face * 0.3).astype(np.uint8)
+    lifted = match_colour(np.clip(dark.astype(int) + 120, 0, 255).astype(np.uint8), dark, mask)
+    assert mean_l(dark) + 20 < mean_l(lifted) <= LIFT_TARGET_L + 3
 
 
 @pytest.mark.parametrize("marker", [True, False])
