@@ -205,9 +205,11 @@ def test_sigterm_stops_the_batch_and_a_rerun_finishes_it(tmp_path):
     """SIGTERM: the running task closes its file with an "interrupted" manifest, nothing
     new starts, the summary says so (exit 130); running again processes both files."""
     clips = []
+    # Long enough that the first file is still being processed when the signal lands
+    # (at 120 frames a fast machine had finished it: seen on a clean clone).
     for i in range(2):
         clips.append(tmp_path / f"long{i}.mp4")
-        write_clip(clips[-1], n_frames=120, n_faces=1, face_px=80)
+        write_clip(clips[-1], n_frames=480, n_faces=1, face_px=80)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "streamproc.cli", "batch", *map(str, clips), "-o", str(out)]
     cmd += ["--workers", "1", "--quiet", *[a for o in FAST for a in ("--set", o)]]
@@ -231,4 +233,4 @@ def test_sigterm_stops_the_batch_and_a_rerun_finishes_it(tmp_path):
     assert rerun.returncode == 0, rerun.stderr
     again = json.loads((out / "summary.json").read_text())
     assert [f["status"] for f in again["files"]] == ["finished", "finished"]
-    assert again["totals"]["frames"] == 240
+    assert again["totals"]["frames"] == 960
