@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from benchmarks.eval_methods import Restorers, degrade_with_capture, nearest_upscale
-from benchmarks.evaluate import SFaceScorer, select_faces
+from benchmarks.evaluate import SFaceScorer, nchw, select_faces
 from streamproc.config import EnhanceConfig
 from streamproc.errors import StreamprocError
 from train.data import load_rgb
@@ -57,14 +57,10 @@ def measure(
     if restorers.runner is not None:
         outputs["generator"] = restorers.generator(ups)
     clean = [img for _, img in faces]
-
-    def t(img: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(img).permute(2, 0, 1)[None].double() / 255.0
-
     return {
         m: {
             "psnr": float(
-                np.mean([float(psnr(t(o), t(c))) for o, c in zip(imgs, clean, strict=True)])
+                np.mean([float(psnr(nchw(o), nchw(c))) for o, c in zip(imgs, clean, strict=True)])
             ),
             "sface": float(np.mean(sface(imgs, clean))),
         }

@@ -61,14 +61,16 @@ def crop_mode(
         for cond in conds:
             folder = Path(tmp) / cond.name
             folder.mkdir()
-            names, lows = [], []
+            names, lows, inputs = [], [], []
             for index, img in faces:
-                low, _, _ = degrade_with_capture(img, cond.rng(seed, index), cond.config)
+                # up: the capture bicubic-upscaled to the clean face's (= comparison) size
+                low, up, _ = degrade_with_capture(img, cond.rng(seed, index), cond.config)
                 name = f"face_{index:05d}.png"
                 cv2.imwrite(str(folder / name), low[:, :, ::-1])
                 names.append(name)
                 lows.append(low)
-            outputs = {"input": [bicubic_upscale(low, size_px) for low in lows]}
+                inputs.append(up)
+            outputs = {"input": inputs}
             for mode in modes:
                 out = Path(tmp) / f"{cond.name}_{mode}"
                 run_faces_mode(folder, out, mode, generator)

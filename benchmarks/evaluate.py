@@ -182,7 +182,7 @@ def _worker_descriptor(img: np.ndarray) -> np.ndarray:
     return _WORKER_METRIC[0].descriptor(img)
 
 
-def _nchw(img: np.ndarray) -> torch.Tensor:
+def nchw(img: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(img).permute(2, 0, 1)[None].double() / 255.0
 
 
@@ -233,10 +233,10 @@ def score(
     One image at a time: torch's grouped float64 convolutions are several times slower on
     a batch than on single images (5 vs 15-50 ms an image on 2 cores).
     """
-    ys = [_nchw(r) for r in refs]
+    ys = [nchw(r) for r in refs]
     scores = {}
     for method, images in outputs.items():
-        pairs = [(_nchw(img), y) for img, y in zip(images, ys, strict=True)]
+        pairs = [(nchw(img), y) for img, y in zip(images, ys, strict=True)]
         scores[method] = {
             "psnr": [float(psnr(x, y)) for x, y in pairs],
             "ssim": [float(ssim(x, y)) for x, y in pairs],

