@@ -31,8 +31,8 @@ import torch
 
 from benchmarks.eval_methods import Restorers, degrade_with_capture, nearest_upscale
 from benchmarks.evaluate import SFaceScorer, nchw, select_faces
-from streamproc.config import EnhanceConfig
-from streamproc.errors import StreamprocError
+from streamproc.core.config import EnhanceConfig
+from streamproc.core.errors import StreamprocError
 from train.data import load_rgb
 from train.degrade import SEVERITIES, severity_config
 from train.metrics import psnr

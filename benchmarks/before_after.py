@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from benchmarks.eval_crops import streamproc_command
-from streamproc.enhance.crops import extract, square_box
+from streamproc.vision.enhance.crops import extract, square_box
 
 TILE_PX = 128
 

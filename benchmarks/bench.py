@@ -28,9 +28,9 @@ from typing import Any
 from benchmarks import measure, report
 from benchmarks.clips import RESOLUTIONS, ClipSpec, probe_clip, trim, write_synthetic
 from benchmarks.measure import Timing
-from streamproc.config import config_from_dict
-from streamproc.errors import StreamprocError
-from streamproc.runner import SAMPLE_CLIP, Job
+from streamproc.core.config import config_from_dict
+from streamproc.core.errors import StreamprocError
+from streamproc.run.job import SAMPLE_CLIP, Job
 
 MODES = ("classical", "generator", "both")
 OUTPUTS = ("null", "file")
@@ -280,7 +280,7 @@ class Bench:
 
     def live(self, name: str, clip: Path, model: Path) -> None:
         from benchmarks.paced import PacedSource
-        from streamproc.sources import open_source
+        from streamproc.io.sources import open_source
 
         mode = "generator" if "generator" in self.modes else self.modes[0]
         self.log(f"live (paced at the clip's fps): {name} {mode} -> file")

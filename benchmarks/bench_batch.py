@@ -33,8 +33,8 @@ def make_clips(folder: Path, count: int, frames: int) -> list[Path]:
 
 
 def run(clips: list[Path], workers: int, out_dir: Path, overrides: list[str]) -> dict:
-    from streamproc.batch import BatchOptions, run_batch
-    from streamproc.config import load_config
+    from streamproc.core.config import load_config
+    from streamproc.scale.batch import BatchOptions, run_batch
 
     options = BatchOptions(out_dir=out_dir, workers=workers)
     start = time.monotonic()

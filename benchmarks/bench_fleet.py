@@ -22,8 +22,8 @@ from benchmarks.bench_batch import make_clips
 
 
 def run(clips: list[Path], groups: int, out_dir: Path, overrides: list[str]) -> dict:
-    from streamproc.config import load_config
-    from streamproc.fleet import FleetOptions, plan_groups, run_fleet
+    from streamproc.core.config import load_config
+    from streamproc.scale.fleet import FleetOptions, plan_groups, run_fleet
 
     per_group = -(-len(clips) // groups)
     plan = plan_groups([str(c) for c in clips], per_group)

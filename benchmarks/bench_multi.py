@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 
 from benchmarks.clips import ClipSpec, write_synthetic
-from streamproc.config import load_config
-from streamproc.multi import MultiJob
-from streamproc.runner import Job
+from streamproc.core.config import load_config
+from streamproc.core.multi import MultiJob
+from streamproc.run.job import Job
 
 
 def run_shared(clips: list[Path], overrides: list[str]) -> float:

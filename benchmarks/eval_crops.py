@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from benchmarks.eval_methods import Condition, bicubic_upscale, degrade_with_capture
-from streamproc.errors import StreamprocError
+from streamproc.core.errors import StreamprocError
 
 MODES = ("auto", "classical", "generator")
 
@@ -30,7 +30,12 @@ def streamproc_command() -> list[str]:
     script = Path(sys.executable).parent / "streamproc"
     if script.is_file():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from streamproc.cli import main; sys.exit(main())"]
+    return [
+        sys.executable,
+        "-c",
+        "-m",
+        "streamproc",
+    ]
 
 
 def run_faces_mode(folder: Path, out: Path, mode: str, generator: Path | None) -> None:

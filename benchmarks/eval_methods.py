@@ -18,11 +18,11 @@ import cv2
 import numpy as np
 
 import train.degrade as degrade_module
-from streamproc.config import EnhanceConfig
-from streamproc.enhance.classical import ClassicalEnhancer
-from streamproc.enhance.crops import from_model_output, to_model_input
-from streamproc.enhance.onnx import GeneratorRunner
-from streamproc.enhance.stage import auto_steps
+from streamproc.core.config import EnhanceConfig
+from streamproc.vision.enhance.classical import ClassicalEnhancer
+from streamproc.vision.enhance.crops import from_model_output, to_model_input
+from streamproc.vision.enhance.onnx import GeneratorRunner
+from streamproc.vision.enhance.stage import auto_steps
 from train.degrade import SEVERITIES, DegradeConfig, severity_config
 
 METHODS = ("degraded", "bicubic", "classical", "generator", "both", "auto")

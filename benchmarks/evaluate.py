@@ -48,10 +48,10 @@ from benchmarks.eval_methods import (
     degrade_with_capture,
     nearest_upscale,
 )
-from streamproc.config import EnhanceConfig
-from streamproc.enhance.crops import extract, square_box
-from streamproc.enhance.model_meta import sha256_file
-from streamproc.errors import InputError, StreamprocError
+from streamproc.core.config import EnhanceConfig
+from streamproc.core.errors import InputError, StreamprocError
+from streamproc.vision.enhance.crops import extract, square_box
+from streamproc.vision.enhance.model_meta import sha256_file
 from train.data import list_images, load_rgb
 from train.metrics import IdentityDistance, psnr, ssim
 

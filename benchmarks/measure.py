@@ -20,16 +20,16 @@ from typing import Any
 import cv2
 import numpy as np
 
-from streamproc.composite import Compositor
-from streamproc.config import CompositeConfig, Config, DetectConfig, EnhanceConfig
-from streamproc.enhance.classical import ClassicalEnhancer
-from streamproc.enhance.crops import extract, from_model_output, square_box, to_model_input
-from streamproc.enhance.onnx import GeneratorRunner
-from streamproc.packet import Face, FramePacket
-from streamproc.pipeline import Pipeline
-from streamproc.runner import Job
-from streamproc.sinks.file import FileSink
-from streamproc.sources.file import FileSource
+from streamproc.core.config import CompositeConfig, Config, DetectConfig, EnhanceConfig
+from streamproc.core.packet import Face, FramePacket
+from streamproc.core.pipeline import Pipeline
+from streamproc.io.sinks.file import FileSink
+from streamproc.io.sources.file import FileSource
+from streamproc.run.job import Job
+from streamproc.vision.composite import Compositor
+from streamproc.vision.enhance.classical import ClassicalEnhancer
+from streamproc.vision.enhance.crops import extract, from_model_output, square_box, to_model_input
+from streamproc.vision.enhance.onnx import GeneratorRunner
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def decode_encode_fps(clip: Path, config: Config) -> dict[str, float]:
 
 def detection(frames: list[np.ndarray], imgsz: int, device: str, timing: Timing) -> dict:
     """ms per frame of :class:`FaceDetector` on every frame (the pipeline runs it every N)."""
-    from streamproc.detect import FaceDetector
+    from streamproc.vision.detect import FaceDetector
 
     detector = FaceDetector(DetectConfig(imgsz=imgsz, device=device, every_n_frames=1))
     faces: list[int] = []
@@ -134,7 +134,7 @@ def detection(frames: list[np.ndarray], imgsz: int, device: str, timing: Timing)
 
 def face_crops(frames: list[np.ndarray], device: str, limit: int = 64) -> list[tuple]:
     """(frame, Face with crop) pairs the detector finds, as the enhance stage would cut them."""
-    from streamproc.detect import FaceDetector
+    from streamproc.vision.detect import FaceDetector
 
     detector = FaceDetector(DetectConfig(device=device, every_n_frames=1))
     pairs = []

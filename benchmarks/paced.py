@@ -10,8 +10,8 @@ import threading
 import time
 from collections.abc import Iterator
 
-from streamproc.packet import FramePacket
-from streamproc.sources import Source
+from streamproc.core.packet import FramePacket
+from streamproc.io.sources import Source
 
 
 class PacedSource:

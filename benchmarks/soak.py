@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from streamproc.config import load_config
-from streamproc.packet import FramePacket
-from streamproc.runner import SAMPLE_CLIP, Job
-from streamproc.sources import SourceInfo
-from streamproc.sources.file import FileSource
+from streamproc.core.config import load_config
+from streamproc.core.packet import FramePacket
+from streamproc.io.sources import SourceInfo
+from streamproc.io.sources.file import FileSource
+from streamproc.run.job import SAMPLE_CLIP, Job
 
 LIVE_TIME_BASE = Fraction(1, 90000)
 

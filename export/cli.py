@@ -20,7 +20,7 @@ from export.onnx import (
     inspect_model,
     load_generator,
 )
-from streamproc.errors import StreamprocError
+from streamproc.core.errors import StreamprocError
 
 PROG = "streamproc-export"
 USAGE_EXIT = 2

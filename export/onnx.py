@@ -29,8 +29,8 @@ from google.protobuf.message import DecodeError
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
 import streamproc
-from streamproc.enhance import model_meta as meta
-from streamproc.errors import ModelError, OutputError
+from streamproc.core.errors import ModelError, OutputError
+from streamproc.vision.enhance import model_meta as meta
 from train.models import GeneratorConfig, UnetGenerator, define_G
 
 EXPORTER = f"streamproc-export {streamproc.__version__}"

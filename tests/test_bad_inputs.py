@@ -16,7 +16,7 @@ import pytest
 from conftest import FAST
 from synth import read_frames, write_clip
 
-from streamproc.cli import main
+from streamproc.run.cli import main
 
 SETS = [a for s in FAST for a in ("--set", s)]
 
@@ -121,7 +121,7 @@ def test_wrong_layout_generator(tmp_path, capsys, silent_clip):
     import onnx
     from onnx import TensorProto, helper
 
-    from streamproc.enhance import model_meta as meta
+    from streamproc.vision.enhance import model_meta as meta
 
     graph = helper.make_graph(
         [helper.make_node("Identity", ["input"], ["output"])],
@@ -323,12 +323,12 @@ def test_image_named_like_a_video(tmp_path, capsys):
 @pytest.fixture()
 def no_models(monkeypatch):
     """Fails the test if a run gets as far as loading the face detector."""
-    import streamproc.runner
+    import streamproc.run.job
 
     def refuse(*_args, **_kwargs):
         raise AssertionError("a model was loaded before the bad input was refused")
 
-    monkeypatch.setattr(streamproc.runner, "FaceDetector", refuse)
+    monkeypatch.setattr(streamproc.run.job, "FaceDetector", refuse)
 
 
 def test_hard_link_of_the_input_is_refused(tmp_path, capsys, silent_clip, no_models):
@@ -373,7 +373,7 @@ def _float_keys() -> list[str]:
     import dataclasses
     import typing
 
-    from streamproc.config import Config
+    from streamproc.core.config import Config
 
     keys = []
     for section in dataclasses.fields(Config):
@@ -395,7 +395,7 @@ def test_float_keys_are_all_range_checked():
     """Built directly (not from YAML), every float field still refuses NaN and infinity."""
     import dataclasses
 
-    from streamproc.config import Config, ConfigError
+    from streamproc.core.config import Config, ConfigError
 
     for key in _float_keys():
         section, name = key.split(".")

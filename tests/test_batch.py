@@ -16,9 +16,10 @@ import pytest
 from conftest import FAST, wait_for
 from synth import read_frames, scene_frame, write_clip
 
-from streamproc import batch, batch_segments
-from streamproc.cli import main
-from streamproc.config import config_to_dict, load_config
+from streamproc.core.config import config_to_dict, load_config
+from streamproc.run.cli import main
+from streamproc.scale import batch
+from streamproc.scale import segments as batch_segments
 
 ray = pytest.importorskip("ray")
 
@@ -75,8 +76,8 @@ def test_batch_matches_single_process_resumes_and_reports_bad_input(clips, tmp_p
 def crash_once(spec: str, config_data: dict, output: str) -> dict:
     """On the first attempt its worker process dies mid-run (5 frames written), as a node
     loss or an OOM kill would do it; the retry runs normally."""
-    from streamproc.config import config_from_dict
-    from streamproc.runner import Job
+    from streamproc.core.config import config_from_dict
+    from streamproc.run.job import Job
 
     marker = Path(output).with_name(Path(output).name + ".crashed")
     if not marker.exists():
@@ -211,7 +212,7 @@ def test_sigterm_stops_the_batch_and_a_rerun_finishes_it(tmp_path):
         clips.append(tmp_path / f"long{i}.mp4")
         write_clip(clips[-1], n_frames=480, n_faces=1, face_px=80)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "streamproc.cli", "batch", *map(str, clips), "-o", str(out)]
+    cmd = [sys.executable, "-m", "streamproc", "batch", *map(str, clips), "-o", str(out)]
     cmd += ["--workers", "1", "--quiet", *[a for o in FAST for a in ("--set", o)]]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     try:

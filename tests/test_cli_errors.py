@@ -12,7 +12,7 @@ import pytest
 from conftest import FAST, wait_for
 from synth import read_frames
 
-from streamproc.cli import main
+from streamproc.run.cli import main
 
 SETS = [a for s in FAST for a in ("--set", s)]
 
@@ -154,7 +154,7 @@ def test_unknown_flag(capsys):
 
 def start_run(clip: Path, out: Path) -> subprocess.Popen:
     """`streamproc run` in its own process, so that it can be signalled."""
-    cmd = [sys.executable, "-m", "streamproc.cli", "run", str(clip), "-o", str(out), "--quiet"]
+    cmd = [sys.executable, "-m", "streamproc", "run", str(clip), "-o", str(out), "--quiet"]
     return subprocess.Popen([*cmd, *SETS], stderr=subprocess.PIPE, text=True)
 
 

@@ -17,8 +17,8 @@ import pytest
 from conftest import FAST
 from synth import write_clip
 
-from streamproc import batch
-from streamproc.config import config_to_dict, load_config
+from streamproc.core.config import config_to_dict, load_config
+from streamproc.scale import batch
 
 pytest.importorskip("ray")
 RAY = Path(sys.executable).with_name("ray")
@@ -60,7 +60,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 def _cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "streamproc.cli", *args, "--quiet"]
+    command = [sys.executable, "-m", "streamproc", *args, "--quiet"]
     command += [a for o in FAST for a in ("--set", o)]
     return subprocess.run(
         command, cwd=cwd, env=_env(**env), capture_output=True, text=True, timeout=300

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streamproc.composite import Compositor, feather_mask, match_colour
-from streamproc.config import CompositeConfig, TrackConfig
-from streamproc.enhance.crops import extract
-from streamproc.packet import Face, FramePacket
-from streamproc.track import FaceTracker
+from streamproc.core.config import CompositeConfig, TrackConfig
+from streamproc.core.packet import Face, FramePacket
+from streamproc.vision.composite import Compositor, feather_mask, match_colour
+from streamproc.vision.enhance.crops import extract
+from streamproc.vision.track import FaceTracker
 
 
 @pytest.mark.parametrize("side", [12, 40, 129])
@@ -58,7 +58,7 @@ def test_colour_match_brings_a_lifted_black_point_back_and_keeps_the_rest():
 def test_colour_match_does_not_lift_a_face_that_is_not_dark():
     from synth import face_patches
 
-    from streamproc.composite import LIFT_TARGET_L
+    from streamproc.vision.composite import LIFT_TARGET_L
 
     face = np.ascontiguousarray(face_patches(90)[0][13:77, :64])
     lit = np.clip(face.astype(int) * 1.3 + 20, 0, 255).astype(np.uint8)
@@ -161,8 +161,8 @@ def _dark_scene_mid_grey_face() -> tuple[np.ndarray, tuple[int, int, int, int]]:
 def test_paste_back_keeps_the_scene_and_the_black_level(enhancer):
     """The wash-out: a generator's haze (lifted blacks) or a low-light lift triggered by the
     dark scene must neither lift the face's black level nor paint a light square around it."""
-    from streamproc.config import EnhanceConfig
-    from streamproc.enhance.stage import EnhanceStage
+    from streamproc.core.config import EnhanceConfig
+    from streamproc.vision.enhance.stage import EnhanceStage
 
     frame, box = _dark_scene_mid_grey_face()
     before = frame.copy()

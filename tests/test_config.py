@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from streamproc.config import Config, ConfigError, dump_config, load_config
+from streamproc.core.config import Config, ConfigError, dump_config, load_config
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 

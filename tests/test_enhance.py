@@ -8,19 +8,19 @@ import numpy as np
 import pytest
 from synth import face_patches, scene_frame
 
-from streamproc.config import EnhanceConfig
-from streamproc.enhance.classical import ClassicalEnhancer, estimate_noise_sigma
-from streamproc.enhance.crops import (
+from streamproc.core.config import EnhanceConfig
+from streamproc.core.errors import ModelError
+from streamproc.core.packet import Face, FramePacket
+from streamproc.vision.enhance.classical import ClassicalEnhancer, estimate_noise_sigma
+from streamproc.vision.enhance.crops import (
     extract,
     from_model_output,
     square_box,
     to_model_input,
     visible_region,
 )
-from streamproc.enhance.onnx import GeneratorRunner, create_session
-from streamproc.enhance.stage import EnhanceStage
-from streamproc.errors import ModelError
-from streamproc.packet import Face, FramePacket
+from streamproc.vision.enhance.onnx import GeneratorRunner, create_session
+from streamproc.vision.enhance.stage import EnhanceStage
 
 
 @pytest.mark.parametrize("side", [16, 37, 64, 128])

@@ -22,8 +22,8 @@ from benchmarks.eval_methods import (
     nearest_upscale,
     type_config,
 )
-from streamproc.config import EnhanceConfig
-from streamproc.enhance.stage import auto_steps
+from streamproc.core.config import EnhanceConfig
+from streamproc.vision.enhance.stage import auto_steps
 from train.degrade import SEVERITIES, degrade
 
 HAVE_PAIR = all(importlib.util.find_spec(m) for m in ("skvideo", "faceghost", "ultralytics"))

@@ -14,8 +14,8 @@ import torch
 import export.onnx as export_onnx
 from export.cli import main
 from export.onnx import export_tiny_generator
-from streamproc.enhance import model_meta as meta
-from streamproc.errors import ModelError
+from streamproc.core.errors import ModelError
+from streamproc.vision.enhance import model_meta as meta
 from train.models import GeneratorConfig, define_G
 
 CONFIG = GeneratorConfig(base_channels=4, depth=3, input_size=32)

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from streamproc.cli import main
+from streamproc.run.cli import main
 
 # (width, height, file name): a generator-sized face (<= 32 px tall), two classical ones.
 CROPS = ((24, 30, "a_small.png"), (64, 64, "b_mid.jpg"), (100, 120, "c_large.png"))

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from streamproc.errors import InputError
+from streamproc.core.errors import InputError
 from tests.synth import ZIDANE, ZIDANE_FACES
 from train import faceset
 from train.faceset import SOURCES, FaceSetConfig, check_splits, identity_of, split_of

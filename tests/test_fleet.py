@@ -26,9 +26,9 @@ import yaml
 from conftest import FAST, wait_for
 from synth import write_clip
 
-from streamproc import batch, fleet
-from streamproc.cli import main
-from streamproc.config import config_to_dict, load_config
+from streamproc.core.config import config_to_dict, load_config
+from streamproc.run.cli import main
+from streamproc.scale import batch, fleet
 
 ray = pytest.importorskip("ray")
 
@@ -130,7 +130,7 @@ def test_groups_queue_for_gpus_and_each_sees_its_own(clips, tmp_path):
 
 
 def test_reserving_gpus_for_a_cpu_config_is_flagged():
-    from streamproc.cluster import unused_gpu_warning
+    from streamproc.scale.cluster import unused_gpu_warning
 
     assert "runs on the CPU" in unused_gpu_warning(load_config(None, []), 1)
     assert unused_gpu_warning(load_config(None, ["enhance.providers=[cuda,cpu]"]), 1) is None
@@ -286,7 +286,7 @@ def test_sigterm_stops_the_fleet_cleanly(long_clip, tmp_path):
     """A service manager's SIGTERM: every group finishes its files and manifests, exit 130.
     (Ray installs its own SIGTERM handler that would end the driver on the spot.)"""
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "streamproc.cli", "fleet", str(long_clip), "-o", str(out)]
+    cmd = [sys.executable, "-m", "streamproc", "fleet", str(long_clip), "-o", str(out)]
     cmd += ["--quiet", "--status-interval-s", "0.5", *[a for o in FAST for a in ("--set", o)]]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
 

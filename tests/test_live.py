@@ -15,8 +15,8 @@ import pytest
 from conftest import wait_for
 from synth import read_frames, write_clip
 
-from streamproc.config import load_config
-from streamproc.runner import Job
+from streamproc.core.config import load_config
+from streamproc.run.job import Job
 
 SERVER = Path(__file__).parent / "rtsp_server.py"
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -150,7 +150,7 @@ def test_stalled_stream_is_detected_by_watchdog(rtsp_clip, tmp_path):
 
 
 def test_unreachable_stream_is_one_clear_error(capsys):
-    from streamproc.cli import main
+    from streamproc.run.cli import main
 
     port = free_port()  # nothing listens here
     code = main(
@@ -171,7 +171,7 @@ def test_unreachable_stream_is_one_clear_error(capsys):
 @pytest.mark.parametrize("multi", [False, True], ids=["single", "multi-camera"])
 def test_live_recording_rotates_into_chained_parts(rtsp_clip, tmp_path, multi):
     """output.rotate_s: a new file + manifest every 1.5 s; each manifest chains to the last."""
-    from streamproc.multi import MultiJob
+    from streamproc.core.multi import MultiJob
 
     port = free_port()
     server = RtspServer(rtsp_clip, port)
@@ -214,7 +214,7 @@ def test_live_recording_rotates_into_chained_parts(rtsp_clip, tmp_path, multi):
     if multi:
         return
     # `streamproc verify` checks the chain: intact, then one part altered, then one missing.
-    from streamproc.verify import verify
+    from streamproc.audit.verify import verify
 
     last = Path(f"{parts[-1]}.manifest.json")
     result = verify(last)
@@ -233,7 +233,7 @@ def test_live_recording_rotates_into_chained_parts(rtsp_clip, tmp_path, multi):
 def test_camera_down_at_start_is_waited_for_by_a_monitor(rtsp_clip, tmp_path):
     """A monitor or fleet (lenient mode) starting while a camera reboots: the camera shows
     "connecting" and is recorded as soon as it answers."""
-    from streamproc.multi import MultiJob
+    from streamproc.core.multi import MultiJob
 
     port = free_port()
     server = RtspServer(rtsp_clip, port)

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from conftest import FAST, wait_for
 
-from streamproc.config import load_config
-from streamproc.multi import Camera, MultiPipeline
-from streamproc.packet import FramePacket
-from streamproc.runner import Job
-from streamproc.sinks.null import NullSink
-from streamproc.sources import SourceInfo
+from streamproc.core.config import load_config
+from streamproc.core.multi import Camera, MultiPipeline
+from streamproc.core.packet import FramePacket
+from streamproc.io.sinks.null import NullSink
+from streamproc.io.sources import SourceInfo
+from streamproc.run.job import Job
 
 
 class FakeSource:
@@ -170,7 +170,7 @@ def test_first_error_stops_every_thread_and_is_reraised():
 def test_stage_error_still_leaves_a_playable_file(long_clip, tmp_path, monkeypatch):
     from synth import read_frames
 
-    from streamproc.composite import Compositor
+    from streamproc.vision.composite import Compositor
 
     original = Compositor.process
 
@@ -222,7 +222,7 @@ def test_mjpeg_preview_serves_frames_on_loopback(long_clip, tmp_path):
 def test_dashboard_renders_stage_rows():
     from rich.console import Console
 
-    from streamproc.dashboard import Dashboard
+    from streamproc.run.dashboard import Dashboard
 
     stage, sink = SlowStage(0.0), Recorder()
     pipe = engine(FakeSource(30, live=False), stage, sink, 4, 2)

@@ -25,7 +25,7 @@ import pytest
 from conftest import FAST
 from synth import read_frames, scene_frame, write_clip
 
-from streamproc.cli import main
+from streamproc.run.cli import main
 
 SETS = [a for s in FAST for a in ("--set", s)]
 
@@ -212,11 +212,11 @@ def test_resolution_change_is_scaled_to_the_first_size(tmp_path, capsys, first, 
 def test_verify_outlasts_the_shutdown_timeout(tmp_path, capsys, silent_clip, monkeypatch):
     out = tmp_path / "rec.mp4"
     assert main(["run", str(silent_clip), "-o", str(out), "--quiet", *SETS]) == 0
-    import streamproc.pipeline
-    from streamproc.composite import Compositor
+    import streamproc.core.pipeline
+    from streamproc.vision.composite import Compositor
 
     # The re-run takes far longer than the (shrunk) time allowed for threads to stop.
-    monkeypatch.setattr(streamproc.pipeline, "STOP_TIMEOUT_S", 0.02)
+    monkeypatch.setattr(streamproc.core.pipeline, "STOP_TIMEOUT_S", 0.02)
     original = Compositor.process
 
     def slow(self, packets):
@@ -237,7 +237,7 @@ def test_verify_outlasts_the_shutdown_timeout(tmp_path, capsys, silent_clip, mon
 def test_stop_while_models_load_leaves_an_interrupted_manifest(
     tmp_path, capsys, silent_clip, monkeypatch, signum, quiet
 ):
-    import streamproc.runner
+    import streamproc.run.job
 
     def loading(*_args, **_kwargs):
         # main() installed its start-up handler (SIGTERM acts as Ctrl-C) on this thread.
@@ -246,7 +246,7 @@ def test_stop_while_models_load_leaves_an_interrupted_manifest(
         time.sleep(5)  # the handler interrupts this at once
         raise AssertionError("the signal did not interrupt the model loading")
 
-    monkeypatch.setattr(streamproc.runner, "FaceDetector", loading)
+    monkeypatch.setattr(streamproc.run.job, "FaceDetector", loading)
     out = tmp_path / "early.mp4"
     # 130, not the AssertionError's internal error (1): the signal cut the loading short.
     code, err = run([str(silent_clip), "-o", str(out)], capsys, quiet=quiet)
@@ -281,7 +281,7 @@ def test_second_run_on_an_output_needs_overwrite(tmp_path, capsys, silent_clip):
 
 def test_two_runs_started_together_on_one_output(tmp_path, silent_clip):
     out = tmp_path / "same.mp4"
-    cmd = [sys.executable, "-m", "streamproc.cli", "run", str(silent_clip), "-o", str(out)]
+    cmd = [sys.executable, "-m", "streamproc", "run", str(silent_clip), "-o", str(out)]
     procs = [
         subprocess.Popen([*cmd, "--quiet", *SETS], stderr=subprocess.PIPE, text=True)
         for _ in range(2)
@@ -296,11 +296,11 @@ def test_two_runs_started_together_on_one_output(tmp_path, silent_clip):
 
 
 def test_the_sample_demo_can_be_run_again(tmp_path, capsys, silent_clip, monkeypatch):
-    import streamproc.runner
+    import streamproc.run.job
 
     sample = tmp_path / "sample.mp4"
     sample.write_bytes(silent_clip.read_bytes())
-    monkeypatch.setattr(streamproc.runner, "SAMPLE_CLIP", sample)
+    monkeypatch.setattr(streamproc.run.job, "SAMPLE_CLIP", sample)
     monkeypatch.chdir(tmp_path)
     assert run([], capsys)[0] == 0
     assert run([], capsys)[0] == 0  # `streamproc run` twice: the demo replaces its output

@@ -11,7 +11,7 @@ import pytest
 from conftest import FAST
 from synth import read_frames
 
-from streamproc.cli import main
+from streamproc.run.cli import main
 
 
 def run(args: list[str]) -> int:
@@ -73,7 +73,7 @@ def test_faces_changed_background_untouched(face_clip, classical_run):
 
 
 def test_manifest_and_resolved_config(face_clip, classical_run):
-    from streamproc.enhance.model_meta import sha256_file
+    from streamproc.vision.enhance.model_meta import sha256_file
 
     manifest = json.loads(Path(str(classical_run) + ".manifest.json").read_text())
     assert manifest["status"] == "finished"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from streamproc.errors import ConfigError
+from streamproc.core.errors import ConfigError
 from train.config import TrainConfig, dump_config, load_config
 from train.models import LITE_GENERATOR, SEED_GENERATOR
 

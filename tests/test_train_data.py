@@ -10,7 +10,7 @@ import pytest
 import torch
 from synth import write_faces
 
-from streamproc.errors import ConfigError
+from streamproc.core.errors import ConfigError
 from train.config import load_config
 from train.data import CleanFacesDataset, build_datasets, scface_pairs
 from train.degrade import DegradeConfig

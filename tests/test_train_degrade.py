@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from streamproc.errors import ConfigError
+from streamproc.core.errors import ConfigError
 from train.degrade import (
     AugmentConfig,
     DegradeConfig,

@@ -7,7 +7,7 @@ import importlib.util
 import pytest
 import torch
 
-from streamproc.errors import ConfigError, StreamprocError
+from streamproc.core.errors import ConfigError, StreamprocError
 from train.config import LossConfig, PerceptualConfig
 from train.losses import GANLoss, PerceptualLoss, Pix2PixLoss
 

@@ -8,7 +8,7 @@ import shutil
 import pytest
 from conftest import FAST
 
-from streamproc.cli import main
+from streamproc.run.cli import main
 
 SETS = [a for s in FAST for a in ("--set", s)]
 

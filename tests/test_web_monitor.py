@@ -15,11 +15,11 @@ import pytest
 from conftest import FAST, wait_for
 from synth import read_frames, write_clip
 
-from streamproc.config import load_config
-from streamproc.errors import InputError
-from streamproc.manifest import manifest_path
-from streamproc.monitor import snapshot
-from streamproc.multi import MultiJob
+from streamproc.audit.manifest import manifest_path
+from streamproc.core.config import load_config
+from streamproc.core.errors import InputError
+from streamproc.core.multi import MultiJob
+from streamproc.web.monitor import snapshot
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -273,7 +273,7 @@ def test_browser_grid_of_two_live_cameras(tmp_path):
 
 
 def test_cli_runs_several_inputs(face_clip, silent_clip, tmp_path):
-    from streamproc.cli import main
+    from streamproc.run.cli import main
 
     listing = tmp_path / "cams.yaml"
     listing.write_text(f"- {silent_clip}\n")
@@ -293,7 +293,14 @@ def test_serve_as_its_own_process(long_clip, tmp_path):
     import subprocess
     import sys
 
-    cmd = [sys.executable, "-m", "streamproc.cli", "run", str(long_clip), str(tmp_path / "gone")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamproc.run.cli",
+        "run",
+        str(long_clip),
+        str(tmp_path / "gone"),
+    ]
     cmd += ["--serve", "--port", "0", "-o", str(tmp_path / "out"), "--quiet"]
     cmd += [arg for kv in FAST for arg in ("--set", kv)]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
@@ -359,8 +366,8 @@ def _free_port_pair() -> int:
 
 def test_cli_mjpeg_preview_for_each_of_several_inputs(silent_clip, tmp_path, monkeypatch, capsys):
     """``output.mjpeg_port`` with several inputs: camera N on port + N, as with one input."""
-    from streamproc.cli import main
-    from streamproc.sinks.mjpeg import MjpegSink
+    from streamproc.io.sinks.mjpeg import MjpegSink
+    from streamproc.run.cli import main
 
     small = tmp_path / "small.mp4"
     write_clip(small, n_frames=12, width=160, height=120, face_px=48)
@@ -411,8 +418,8 @@ def test_cli_mjpeg_preview_for_each_of_several_inputs(silent_clip, tmp_path, mon
 def test_cli_max_batch_limits_the_faces_gathered(face_clip, tmp_path, monkeypatch, n_inputs):
     """``enhance.max_batch``: an enhance call stops taking frames once it holds that many
     faces, with one input and with several (two faces a frame here, so at most 2 frames)."""
-    from streamproc.cli import main
-    from streamproc.enhance.stage import EnhanceStage
+    from streamproc.run.cli import main
+    from streamproc.vision.enhance.stage import EnhanceStage
 
     calls: list[list[int]] = []
     process = EnhanceStage.process
@@ -445,10 +452,10 @@ def test_cli_abort_of_several_inputs_keeps_counters_single_writer(
     import os
     import signal
 
-    from streamproc import stats
-    from streamproc.cli import main
-    from streamproc.multi import MultiPipeline
-    from streamproc.sinks.file import FileSink
+    from streamproc.core import stats
+    from streamproc.core.multi import MultiPipeline
+    from streamproc.io.sinks.file import FileSink
+    from streamproc.run.cli import main
 
     writers: dict[tuple[int, str], set[str]] = {}
 

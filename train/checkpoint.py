@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from streamproc.errors import ModelError
+from streamproc.core.errors import ModelError
 from train.models import GeneratorConfig, UnetGenerator, define_G
 
 REQUIRED_KEYS = ("generator_config", "generator", "epoch", "train_config", "data_provenance")

@@ -16,7 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
-from streamproc.errors import ConfigError, StreamprocError
+from streamproc.core.errors import ConfigError, StreamprocError
 
 
 def _parser() -> argparse.ArgumentParser:

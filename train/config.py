@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from streamproc.config import apply_overrides, build, read_yaml_mapping, to_plain
-from streamproc.errors import ConfigError
+from streamproc.core.config import apply_overrides, build, read_yaml_mapping, to_plain
+from streamproc.core.errors import ConfigError
 from train.degrade import AugmentConfig, DegradeConfig
 from train.identity import IdentityConfig
 from train.models import LITE_GENERATOR, DiscriminatorConfig, GeneratorConfig

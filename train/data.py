@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from streamproc.errors import ConfigError, InputError
+from streamproc.core.errors import ConfigError, InputError
 from train.config import DataConfig, TrainConfig
 from train.degrade import AugmentConfig, DegradeConfig, augment_pair, degrade
 

@@ -21,7 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from streamproc.errors import ConfigError
+from streamproc.core.errors import ConfigError
 
 Range = tuple[float, float]
 SEVERITIES = ("mild", "moderate", "severe")

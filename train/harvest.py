@@ -37,8 +37,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from streamproc.enhance.model_meta import sha256_file
-from streamproc.errors import InputError, ModelError, StreamprocError
+from streamproc.core.errors import InputError, ModelError, StreamprocError
+from streamproc.vision.enhance.model_meta import sha256_file
 
 VIDEO_EXTS = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".ts"}
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}

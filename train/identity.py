@@ -30,8 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from streamproc.enhance.model_meta import verify_sha256
-from streamproc.errors import ModelError
+from streamproc.core.errors import ModelError
+from streamproc.vision.enhance.model_meta import verify_sha256
 
 SFACE_FILE = "face_recognition_sface_2021dec_int8bq.onnx"
 YUNET_FILE = "face_detection_yunet_2023mar_int8bq.onnx"

@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from torch.utils.data import DataLoader, Dataset
 
-from streamproc.errors import ConfigError
+from streamproc.core.errors import ConfigError
 from train import checkpoint as ckpt_io
 from train.config import TrainConfig, dump_config, load_config
 from train.data import build_datasets

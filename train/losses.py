@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from streamproc.errors import ConfigError
+from streamproc.core.errors import ConfigError
 from train.config import LossConfig, PerceptualConfig
 from train.identity import IdentityLoss
 

@@ -17,9 +17,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from streamproc.errors import OutputError
-from streamproc.monitor import snapshot
-from streamproc.multi import VIEWS, MultiPipeline, Preview
+from streamproc.core.errors import OutputError
+from streamproc.core.multi import VIEWS, MultiPipeline, Preview
+from streamproc.web.monitor import snapshot
 from streamproc.web.page import PAGE
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from streamproc.multi import VIEWS
+from streamproc.core.multi import VIEWS
 from streamproc.web.app import BOUNDARY, mjpeg_part
 
 MAX_TILE_FPS = 8.0
