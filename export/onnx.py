@@ -8,10 +8,8 @@ the runtime needs no hard-coded size, normalisation or precision.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import io
 import json
-import pickle
 import time
 import warnings
 from collections.abc import Mapping
@@ -29,8 +27,11 @@ from google.protobuf.message import DecodeError
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
 import streamproc
+from streamproc.audit import hashing
 from streamproc.core.errors import ModelError, OutputError
+from streamproc.core.packages import package_file
 from streamproc.vision.enhance import model_meta as meta
+from train import checkpoint
 from train.models import GeneratorConfig, UnetGenerator, define_G
 
 EXPORTER = f"streamproc-export {streamproc.__version__}"
@@ -80,56 +81,16 @@ class ExportReport:
 def load_generator(ckpt_path: Path) -> tuple[UnetGenerator, GeneratorConfig, dict[str, Any]]:
     """Rebuild the generator a checkpoint describes; the info dict becomes ONNX provenance."""
     ckpt_path = Path(ckpt_path)
-    ckpt = _read_checkpoint(ckpt_path)
-    config = _config_from(ckpt, ckpt_path)
-    model = UnetGenerator(config)
-    try:
-        model.load_state_dict(ckpt["generator"])
-    except KeyError:
-        raise ModelError(f"checkpoint {ckpt_path} has no 'generator' weights") from None
-    except (RuntimeError, TypeError, AttributeError) as err:
-        first = str(err).strip().splitlines()[0]
-        raise ModelError(
-            f"checkpoint {ckpt_path}: weights do not match its generator_config ({first})"
-        ) from None
+    model, ckpt = checkpoint.load_generator(ckpt_path)
     info: dict[str, Any] = {
         "checkpoint": ckpt_path.name,
-        "checkpoint_sha256": meta.sha256_file(ckpt_path),
+        "checkpoint_sha256": hashing.sha256_file(ckpt_path),
         "epoch": ckpt.get("epoch"),
     }
     for key in ("train_config", "data_provenance"):
         if key in ckpt:
             info[key] = ckpt[key]
-    return model.eval(), config, info
-
-
-def _read_checkpoint(path: Path) -> dict[str, Any]:
-    """torch.load with weights_only: a checkpoint is data, never code to execute."""
-    if not path.is_file():
-        raise ModelError(f"checkpoint not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ModelError(
-            f"checkpoint {path} is corrupt or not a torch checkpoint ({reason})"
-        ) from None
-    if not isinstance(ckpt, dict):
-        raise ModelError(f"checkpoint {path} is a {type(ckpt).__name__}, expected a dict")
-    return ckpt
-
-
-def _config_from(ckpt: Mapping[str, Any], path: Path) -> GeneratorConfig:
-    """A checkpoint that does not say its architecture is refused rather than guessed."""
-    if "generator_config" not in ckpt:
-        raise ModelError(
-            f"checkpoint {path} has no 'generator_config'; it does not say its architecture "
-            "(re-save it with streamproc-train)"
-        )
-    try:
-        return GeneratorConfig.from_dict(dict(ckpt["generator_config"]))
-    except (TypeError, ValueError) as err:
-        raise ModelError(f"checkpoint {path}: invalid generator_config ({err})") from None
+    return model, model.config, info
 
 
 # --- export -------------------------------------------------------------------------------
@@ -268,10 +229,7 @@ def _parity_cases(config: GeneratorConfig, batches: tuple[int, ...]) -> dict[str
 
 def _face_image() -> np.ndarray:
     """A real photo shipped with ultralytics (a runtime dependency), read without importing it."""
-    spec = importlib.util.find_spec("ultralytics")
-    if spec is None or spec.origin is None:
-        raise ModelError("parity check needs the ultralytics package for its sample faces")
-    path = Path(spec.origin).parent / "assets" / FACE_IMAGE
+    path = package_file("ultralytics", f"assets/{FACE_IMAGE}", "pip install ultralytics")
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise ModelError(f"parity check cannot read its sample face image {path}")
@@ -377,10 +335,10 @@ def _write(proto: onnx.ModelProto, out_path: Path) -> str:
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_bytes(proto.SerializeToString())
-        return meta.write_sidecar(out_path)
+        return hashing.write_sidecar(out_path)
     except OSError as err:
         out_path.unlink(missing_ok=True)
-        meta.sidecar_path(out_path).unlink(missing_ok=True)
+        hashing.sidecar_path(out_path).unlink(missing_ok=True)
         raise OutputError(f"cannot write {out_path}: {err.strerror or err}") from None
 
 
@@ -400,7 +358,7 @@ def inspect_model(path: Path) -> dict[str, Any]:
     decoded = {k: _decode(v) if k in JSON_KEYS else v for k, v in props.items()}
     return {
         "path": str(path),
-        "sha256": meta.sha256_file(path),
+        "sha256": hashing.sha256_file(path),
         "inputs": [_signature(v) for v in proto.graph.input],
         "outputs": [_signature(v) for v in proto.graph.output],
         "metadata": decoded,

@@ -135,7 +135,7 @@ def test_wrong_layout_generator(tmp_path, capsys, silent_clip):
         meta.KEY_FORMAT: meta.FORMAT,
         meta.KEY_NORMALIZATION: meta.NORMALIZATION,
         meta.KEY_INPUT_SIZE: "32",
-        meta.KEY_GENERATOR_CONFIG: "{}",
+        meta.KEY_GENERATOR_CONFIG: '{"input_size": 32, "depth": 5}',
     }
     onnx.helper.set_model_props(model, props)
     path = tmp_path / "gray.onnx"

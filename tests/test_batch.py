@@ -82,7 +82,7 @@ def crash_once(spec: str, config_data: dict, output: str) -> dict:
     marker = Path(output).with_name(Path(output).name + ".crashed")
     if not marker.exists():
         marker.write_text(str(os.getpid()))
-        job = Job(spec, config_from_dict(config_data), Path(output))
+        job = Job([spec], config_from_dict(config_data), Path(output))
         job.start()
         while job.stats.frames_out < 5 and job.pipeline.alive():
             time.sleep(0.01)

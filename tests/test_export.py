@@ -14,6 +14,7 @@ import torch
 import export.onnx as export_onnx
 from export.cli import main
 from export.onnx import export_tiny_generator
+from streamproc.audit import hashing
 from streamproc.core.errors import ModelError
 from streamproc.vision.enhance import model_meta as meta
 from train.models import GeneratorConfig, define_G
@@ -81,10 +82,10 @@ def test_ort_matches_torch(exported: tuple[Path, str], batch: int, scale: int) -
 def test_metadata_round_trip(exported: tuple[Path, str], ckpt: Path) -> None:
     path, precision = exported
     parsed = meta.parse_meta(_props(path), path)
-    assert parsed.generator_config == CONFIG.to_dict()
-    assert (parsed.input_size_px, parsed.stride) == (32, CONFIG.stride)
+    assert parsed.generator == CONFIG
+    assert (parsed.input_size_px, parsed.generator.stride) == (32, CONFIG.stride)
     assert parsed.precision == precision and parsed.dynamic_spatial
-    assert parsed.provenance["checkpoint_sha256"] == meta.sha256_file(ckpt)
+    assert parsed.provenance["checkpoint_sha256"] == hashing.sha256_file(ckpt)
     assert parsed.provenance["epoch"] == EPOCH
     assert parsed.provenance["data_provenance"] == {"dataset": "synthetic"}
     assert parsed.provenance["exporter"].startswith("streamproc-export ")
@@ -106,9 +107,9 @@ def test_io_signature(exported: tuple[Path, str]) -> None:
 
 def test_sidecar_matches_file(exported: tuple[Path, str]) -> None:
     path, _ = exported
-    digest, name = meta.sidecar_path(path).read_text().split()
-    assert (digest, name) == (meta.sha256_file(path), path.name)
-    assert meta.verify_sha256(path, None) == digest
+    digest, name = hashing.sidecar_path(path).read_text().split()
+    assert (digest, name) == (hashing.sha256_file(path), path.name)
+    assert hashing.verify_sha256(path, None) == digest
 
 
 def test_inspect_prints_metadata(
@@ -120,7 +121,7 @@ def test_inspect_prints_metadata(
     shown = json.loads(capsys.readouterr().out)
     assert shown["metadata"][meta.KEY_PRECISION] == precision
     assert shown["metadata"][meta.KEY_GENERATOR_CONFIG] == CONFIG.to_dict()
-    assert shown["sha256"] == meta.sha256_file(path)
+    assert shown["sha256"] == hashing.sha256_file(path)
 
 
 def test_no_check_does_not_claim_dynamic_spatial(ckpt: Path, tmp_path: Path) -> None:
@@ -133,7 +134,7 @@ def test_no_check_does_not_claim_dynamic_spatial(ckpt: Path, tmp_path: Path) -> 
 def test_export_tiny_generator(tmp_path: Path) -> None:
     path = export_tiny_generator(tmp_path / "tiny.onnx", seed=0)
     parsed = meta.parse_meta(_props(path), path)
-    assert parsed.generator_config == CONFIG.to_dict()
+    assert parsed.generator == CONFIG
     x = np.zeros((2, 3, 32, 32), np.float32)
     assert _max_diff(path, x) <= export_onnx.TOLERANCE["fp32"]
 

@@ -13,8 +13,8 @@ import pytest
 from conftest import FAST, wait_for
 
 from streamproc.core.config import load_config
-from streamproc.core.multi import Camera, MultiPipeline
 from streamproc.core.packet import FramePacket
+from streamproc.core.pipeline import Camera, Pipeline
 from streamproc.io.sinks.null import NullSink
 from streamproc.io.sources import SourceInfo
 from streamproc.run.job import Job
@@ -98,7 +98,7 @@ def engine(
     live_queue_frames: int,
     max_batch_frames: int = 1,
     max_wait_ms: float = 0.0,
-) -> MultiPipeline:
+) -> Pipeline:
     """The one engine with one camera, as ``streamproc run INPUT`` builds it."""
     config = load_config(
         None,
@@ -109,9 +109,9 @@ def engine(
             f"enhance.max_wait_ms={max_wait_ms}",
         ],
     )
-    camera = Camera("0", "fake", source, None, config, False, sinks=[sink], track=False)
+    camera = Camera("0", source, [sink], config)
     stages = (Passing("detect"), enhancer, Passing("composite"))
-    return MultiPipeline([camera], stages, config)
+    return Pipeline([camera], stages, config)
 
 
 def no_pipeline_threads() -> bool:
@@ -181,7 +181,7 @@ def test_stage_error_still_leaves_a_playable_file(long_clip, tmp_path, monkeypat
 
     monkeypatch.setattr(Compositor, "process", failing)
     out = tmp_path / "partial.mp4"
-    job = Job(str(long_clip), load_config(None, FAST), out)
+    job = Job([str(long_clip)], load_config(None, FAST), out)
     job.start()
     with pytest.raises(RuntimeError, match="composite failed"):
         job.finish("finished")
@@ -200,7 +200,7 @@ def test_mjpeg_preview_serves_frames_on_loopback(long_clip, tmp_path):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     config = load_config(None, [*FAST, f"output.mjpeg_port={port}"])
-    job = Job(str(long_clip), config, tmp_path / "o.mp4")
+    job = Job([str(long_clip)], config, tmp_path / "o.mp4")
     assert job.mjpeg_url == f"http://127.0.0.1:{port}/stream.mjpg"
     job.start()
     try:
@@ -243,14 +243,14 @@ def test_http_mjpeg_stream_as_input(long_clip, tmp_path):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     camera = Job(
-        str(long_clip),
+        [str(long_clip)],
         load_config(None, [*FAST, f"output.mjpeg_port={port}"]),
         tmp_path / "camera.mp4",
     )
     camera.start()
     try:
         viewer = Job(
-            camera.mjpeg_url,
+            [camera.mjpeg_url],
             load_config(None, [*FAST, "source.reconnect=false"]),
             tmp_path / "viewer.mp4",
         )
@@ -258,7 +258,7 @@ def test_http_mjpeg_stream_as_input(long_clip, tmp_path):
         viewer.start()
         wait_for(lambda: viewer.stats.frames_out >= 5, 30, "frames from the viewer")
         viewer.pipeline.request_stop()
-        summary = viewer.finish("interrupted")
+        (summary,) = viewer.finish("interrupted")
     finally:
         camera.pipeline.request_stop()
         camera.finish("interrupted")

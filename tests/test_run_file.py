@@ -73,7 +73,7 @@ def test_faces_changed_background_untouched(face_clip, classical_run):
 
 
 def test_manifest_and_resolved_config(face_clip, classical_run):
-    from streamproc.vision.enhance.model_meta import sha256_file
+    from streamproc.audit.hashing import sha256_file
 
     manifest = json.loads(Path(str(classical_run) + ".manifest.json").read_text())
     assert manifest["status"] == "finished"

@@ -18,7 +18,7 @@ from synth import read_frames, write_clip
 from streamproc.audit.manifest import manifest_path
 from streamproc.core.config import load_config
 from streamproc.core.errors import InputError
-from streamproc.core.multi import MultiJob
+from streamproc.run.job import Job
 from streamproc.web.monitor import snapshot
 
 CHROMIUM = "/usr/bin/chromium"
@@ -41,7 +41,7 @@ def _streamproc_threads() -> list[str]:
     ]
 
 
-def _run_to_end(job: MultiJob) -> list[dict]:
+def _run_to_end(job: Job) -> list[dict]:
     job.start()
     job.pipeline.join(timeout_s=60)
     return job.finish("finished")
@@ -51,7 +51,7 @@ def _run_to_end(job: MultiJob) -> list[dict]:
 def test_two_files_share_one_batched_pipeline(face_clip, silent_clip, tmp_path, every_n):
     clip_a, _ = face_clip
     config = load_config(None, [*FAST, f"detect.every_n_frames={every_n}"])
-    job = MultiJob([str(clip_a), str(silent_clip)], config, str(tmp_path))
+    job = Job([str(clip_a), str(silent_clip)], config, str(tmp_path))
     summaries = _run_to_end(job)
     view = snapshot(job.pipeline)
 
@@ -83,7 +83,7 @@ def test_two_files_share_one_batched_pipeline(face_clip, silent_clip, tmp_path, 
 def test_dead_camera_does_not_stop_the_others(face_clip, tmp_path):
     """A camera whose sink fails ends alone; the other camera still writes every frame."""
     clip, _ = face_clip
-    job = MultiJob([str(clip), str(clip)], load_config(None, FAST), str(tmp_path))
+    job = Job([str(clip), str(clip)], load_config(None, FAST), str(tmp_path))
     assert job.outputs[1].name == "cam1-faces.enhanced.mp4"  # same input twice: unique names
     broken = job.pipeline.cameras[0]
 
@@ -114,9 +114,7 @@ def _first_jpeg(url: str, timeout_s: float = 10) -> np.ndarray:
 def test_monitor_endpoints(long_clip, face_clip, tmp_path):
     from streamproc.web import MonitorServer
 
-    job = MultiJob(
-        [str(long_clip), str(face_clip[0])], load_config(None, FAST), "null", preview=True
-    )
+    job = Job([str(long_clip), str(face_clip[0])], load_config(None, FAST), "null", preview=True)
     server = MonitorServer(job.pipeline, "127.0.0.1", 0)
     try:
         assert server.url.startswith("http://127.0.0.1:")
@@ -199,7 +197,7 @@ def test_browser_grid_of_two_live_cameras(tmp_path):
         cam.start()
     urls = [f"rtsp://127.0.0.1:{cam.args[3]}/cam" for cam in cams]
     config = load_config(None, [*FAST, "source.reconnect_initial_s=0.2"])
-    job = MultiJob(urls, config, str(tmp_path / "out"), preview=True)
+    job = Job(urls, config, str(tmp_path / "out"), preview=True)
     server = MonitorServer(job.pipeline, "127.0.0.1", 0)
     try:
         job.start()
@@ -338,8 +336,8 @@ def test_unopenable_camera_is_skipped_only_when_asked(face_clip, tmp_path):
     specs = [str(tmp_path / "gone.mp4"), str(clip)]
     config = load_config(None, FAST)
     with pytest.raises(InputError, match="gone.mp4"):
-        MultiJob(specs, config, str(tmp_path / "strict"))
-    job = MultiJob(specs, config, str(tmp_path / "lenient"), skip_unopenable=True)
+        Job(specs, config, str(tmp_path / "strict"))
+    job = Job(specs, config, str(tmp_path / "lenient"), skip_unopenable=True)
     summaries = _run_to_end(job)
     assert [cam.id for cam in job.pipeline.cameras] == ["1"]
     assert summaries[0]["frames_out"] == 24
@@ -347,7 +345,7 @@ def test_unopenable_camera_is_skipped_only_when_asked(face_clip, tmp_path):
     assert gone["id"] == "0" and gone["status"] == "failed" and "gone.mp4" in gone["error"]
     assert ok["status"] == "ended"
     with pytest.raises(InputError):  # no camera at all: still an error
-        MultiJob(specs[:1], config, str(tmp_path / "none"), skip_unopenable=True)
+        Job(specs[:1], config, str(tmp_path / "none"), skip_unopenable=True)
 
 
 def _free_port_pair() -> int:
@@ -453,7 +451,7 @@ def test_cli_abort_of_several_inputs_keeps_counters_single_writer(
     import signal
 
     from streamproc.core import stats
-    from streamproc.core.multi import MultiPipeline
+    from streamproc.core.pipeline import Pipeline
     from streamproc.io.sinks.file import FileSink
     from streamproc.run.cli import main
 
@@ -469,14 +467,14 @@ def test_cli_abort_of_several_inputs_keeps_counters_single_writer(
 
     monkeypatch.setattr(stats.PipelineStats, "__setattr__", recording_setattr)
     monkeypatch.setattr(stats.StageStats, "__setattr__", recording_setattr)
-    pipelines: list[MultiPipeline] = []
-    start = MultiPipeline.start
+    pipelines: list[Pipeline] = []
+    start = Pipeline.start
 
     def recording_start(self) -> None:
         pipelines.append(self)
         start(self)
 
-    monkeypatch.setattr(MultiPipeline, "start", recording_start)
+    monkeypatch.setattr(Pipeline, "start", recording_start)
     release, stuck = threading.Event(), threading.Event()
     written: dict[str, int] = {}
     write = FileSink.write

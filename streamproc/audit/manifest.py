@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from streamproc import __version__
+from streamproc.audit.hashing import sha256_file
 from streamproc.core.packet import FramePacket
-from streamproc.vision.enhance.model_meta import sha256_file
 
 NOTICE = (
     "Faces in this output were altered by a machine-learning model and/or image filters. "
@@ -174,7 +174,7 @@ def write_interrupted(output: Path, spec: str, config: Any) -> Path:
     models were loading: status ``interrupted``, no frames, no output file. The named
     output still gets its record, so an operator sees the run was stopped, not lost."""
     from streamproc.core.config import config_to_dict, dump_config
-    from streamproc.io.sources.urls import is_device, is_url, mask_url
+    from streamproc.core.urls import is_device, is_url, mask_url
 
     local = not (is_url(spec) or is_device(spec))
     header = {

@@ -1,31 +1,49 @@
-"""Threads and bounded queues: source -> detect+track -> enhance+composite -> sinks.
+"""The one engine, for 1..N sources: per-camera reader and writer threads, shared workers.
 
-The queue helpers here (EOS, put_unless_aborted, put_drop_oldest, FirstError, Threads,
-split_by_faces) serve the one engine, :mod:`streamproc.core.multi`. :class:`Pipeline` (a chain
-of generic workers) no longer runs any input and no test uses it; it remains only for
-benchmarks/measure.py, until that moves to the engine (#18).
+Each camera has its own source, reader thread, input queue, output queue, writer thread,
+sinks and tracker; ``streamproc run INPUT`` is one camera, several inputs, ``--serve`` and
+``fleet`` groups are N (:class:`streamproc.run.job.Job` builds them). Detection,
+enhancement and compositing are done once for all cameras, by two shared workers: the
+detect worker takes frames round-robin from every camera and detects them in one call
+(then tracks them per camera); the enhance worker enhances and composites the batch in
+one call while the detect worker already works on the next, as DeepStream muxes N sources
+into one batch.
 
-Each arrow is a ``queue.Queue(maxsize=...)``. An end-of-stream marker travels behind the
-last frame; ``stop`` asks the source to finish (the frames in flight are still written, so
-Ctrl-C leaves a complete, playable file); ``abort`` makes every thread leave at once (the
-first error wins, is re-raised in the caller's thread, and the sinks are still closed).
-A file source blocks when the pipeline is behind (lossless); a live source drops its
-oldest queued frame and counts the drop (fresh).
+Detection every ``detect.every_n_frames`` is counted per camera. The detect worker never
+blocks on one camera: it only takes a frame from a camera whose output queue has room for
+it (counting the frames of that camera still between the two workers), and a camera that
+is slow, reconnecting or finished simply contributes no frames.
+
+Each arrow is a bounded ``queue.Queue``. An end-of-stream marker travels behind the last
+frame; ``stop`` asks the sources to finish (the frames in flight are still written, so
+Ctrl-C leaves a complete, playable file); ``abort`` makes every thread leave at once. A
+source or sink failing ends its camera (status ``failed``); a failing shared stage stops
+every camera (the first error wins and is re-raised by :meth:`Pipeline.finish`). A file
+source blocks when the pipeline is behind (lossless); a live source drops its oldest
+queued frame and counts the drop (fresh).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
+
+from streamproc.core.config import Config
 from streamproc.core.packet import FramePacket
 from streamproc.core.stats import PipelineStats
-from streamproc.io.sinks import Sink
-from streamproc.io.sources import Source
+
+if TYPE_CHECKING:  # the engine takes sources and sinks; io/ implements them
+    from streamproc.io.sinks import Sink
+    from streamproc.io.sources import Source
+
+log = logging.getLogger(__name__)
 
 
 class Stage(Protocol):
@@ -112,15 +130,6 @@ class FirstError:
         self._abort.set()
 
 
-@dataclass(frozen=True)
-class Gather:
-    """How many frames a worker takes at once, and how long it waits to fill them."""
-
-    max_frames: int = 1
-    max_wait_ms: float = 0.0
-    max_faces: int = 0  # stop gathering once this many faces are in hand (0 = no limit)
-
-
 def split_by_faces(packets: list[FramePacket], max_faces: int) -> list[list[FramePacket]]:
     """Consecutive groups of frames, each closed once it holds ``max_faces`` faces (0: no
     limit): the rule :meth:`Pipeline._gather` applies, for frames gathered before their
@@ -138,39 +147,106 @@ def split_by_faces(packets: list[FramePacket], max_faces: int) -> list[list[Fram
     return [group for group in groups if group]
 
 
-@dataclass(frozen=True)
-class Worker:
-    name: str
-    stages: Sequence[Stage]
-    gather: Gather = Gather()
+class Observer(Protocol):
+    """Watches a camera's written frames (the monitor's preview, in web/): the engine
+    hands it each frame and the original image, and closes it at the end."""
+
+    def publish(self, packet: FramePacket, original: np.ndarray | None) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Camera:
+    """One source with its own threads, queues, sinks and stats."""
+
+    def __init__(
+        self,
+        cam_id: str,
+        source: Source,
+        sinks: list[Sink],
+        config: Config,
+        record: Callable[[FramePacket], None] | None = None,
+        preview: Observer | None = None,
+        tracker: Stage | None = None,
+    ) -> None:
+        """``record``: called with each written frame (the manifest); ``preview``: sees
+        each written frame with its original; ``tracker``: this camera's (None for
+        unrelated images)."""
+        self.id, self.source, self.sinks, self.record = cam_id, source, sinks, record
+        self.stats = PipelineStats()
+        pcfg = config.pipeline
+        self.live = source.live
+        self.inbox: queue.Queue = queue.Queue(
+            maxsize=pcfg.live_queue_frames if self.live else pcfg.queue_frames
+        )
+        self.outbox: queue.Queue = queue.Queue(maxsize=pcfg.queue_frames)
+        self.tracker = tracker
+        self.frames_seen = 0  # for detect.every_n_frames, counted per camera
+        self.preview = preview
+        self.reader_done = False
+        self.error: BaseException | None = None
+
+    @property
+    def name(self) -> str:
+        return self.source.info.name
+
+    @property
+    def status(self) -> str:
+        """starting | connecting | live | reconnecting | running | ended | failed."""
+        if self.error is not None:
+            return "failed"
+        if self.stats.status in ("finished", "failed"):
+            return "ended" if self.stats.status == "finished" else "failed"
+        if self.reader_done:
+            return "ended"
+        source_status = getattr(self.source, "status", "running")
+        if self.stats.frames_in == 0:
+            return "connecting" if source_status == "connecting" else "starting"
+        return source_status
 
 
 class Pipeline:
+    """Readers -> shared detect+track worker -> shared enhance+composite worker ->
+    per-camera writers. One input is one camera."""
+
     def __init__(
         self,
-        source: Source,
-        workers: Sequence[Worker],
-        sinks: Sequence[Sink],
-        queue_frames: int,
-        live_queue_frames: int,
-        on_written: Callable[[FramePacket], None] | None = None,
+        cameras: Sequence[Camera],
+        stages: tuple[Stage, Stage, Stage],
+        config: Config,
+        unopened: Sequence[dict[str, str]] = (),
+        every_n_frames: int | None = None,
     ) -> None:
-        self.source = source
-        self.workers = list(workers)
-        self.sinks = list(sinks)
-        self.stats = PipelineStats()
+        """``stages``: (detector, enhancer, compositor), shared by every camera; the
+        detector detects every frame it is given (``every_n_frames``, default
+        ``detect.every_n_frames``, is applied per camera here)."""
+        self.config = config
+        self.shared = PipelineStats()  # the shared stages' timings, all cameras together
         self.stop = threading.Event()
         self.abort = threading.Event()
+        self._wake = threading.Event()
         self._errors = FirstError(self.stop, self.abort)
-        self._on_written = on_written
-        first_size = live_queue_frames if source.live else queue_frames
-        self.queues = [queue.Queue(maxsize=first_size)]
-        self.queues += [queue.Queue(maxsize=queue_frames) for _ in self.workers]
         self._threads = Threads()
+        # Detected batches waiting for the enhance worker, and per camera the frames taken
+        # from its inbox but not yet in its outbox (they hold a reserved outbox slot).
+        self._detected: queue.Queue = queue.Queue(maxsize=2)
+        self._in_flight_lock = threading.Lock()
+        self.cameras = list(cameras)
+        self.unopened = list(unopened)  # {"id", "name", "error"} per skipped camera
+        self.detector, self.enhancer, self.compositor = stages
+        self.every_n_frames = every_n_frames or config.detect.every_n_frames
+        self.max_frames = max(config.enhance.max_batch_frames, len(self.cameras))
+        self._in_flight = {cam.id: 0 for cam in self.cameras}
+        self._cams = {cam.id: cam for cam in self.cameras}
+
+    @property
+    def stats(self) -> PipelineStats:
+        """With one camera, its counters (what a caller of one input reads); with several,
+        the shared stages' (:attr:`shared`; each camera has its own ``stats``)."""
+        return self.cameras[0].stats if len(self.cameras) == 1 else self.shared
 
     # -- control -------------------------------------------------------------------------
     def request_stop(self) -> None:
-        """Finish gracefully: no new frames; frames in flight are written."""
         self.stop.set()
 
     def _fail(self, err: BaseException) -> None:
@@ -179,124 +255,252 @@ class Pipeline:
     def _put(self, q: queue.Queue, item: object) -> bool:
         return put_unless_aborted(q, item, self.abort)
 
-    def _put_drop_oldest(self, q: queue.Queue, item: object) -> None:
-        self.stats.dropped += put_drop_oldest(q, item)
-
-    def _get(self, q: queue.Queue, timeout_s: float | None) -> object | None:
-        """Get with a deadline (None = wait until an item or abort)."""
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        while not self.abort.is_set():
-            wait = POLL_S if deadline is None else min(POLL_S, deadline - time.monotonic())
-            if wait <= 0:
-                return None
-            try:
-                return q.get(timeout=wait)
-            except queue.Empty:
-                continue
-        return None
+    @staticmethod
+    def _put_drop_oldest(q: queue.Queue, item: object, stats: PipelineStats) -> None:
+        stats.dropped += put_drop_oldest(q, item)
 
     # -- threads -------------------------------------------------------------------------
-    def _read(self) -> None:
-        out = self.queues[0]
+    def _read(self, cam: Camera) -> None:
         try:
-            for packet in self.source.frames(self.stop):
-                self.stats.frames_in += 1
-                if self.source.live:
-                    self._put_drop_oldest(out, packet)
-                elif not self._put(out, packet):
+            for packet in cam.source.frames(self.stop):
+                packet.source_id = cam.id
+                cam.stats.frames_in += 1
+                if cam.live:
+                    self._put_drop_oldest(cam.inbox, packet, cam.stats)
+                elif not self._put(cam.inbox, packet):
                     return
+                self._wake.set()
                 if self.stop.is_set():
                     break
-        except Exception as err:  # noqa: BLE001 - any failure must stop every thread
-            self._fail(err)
+        except Exception as err:  # noqa: BLE001 - a dead camera ends only itself
+            log.error("camera %s (%s) failed: %s", cam.id, cam.name, err)
+            cam.error = err
         finally:
-            if self.source.live:
-                self._put_drop_oldest(out, EOS)
+            cam.reader_done = True
+            if cam.live:
+                self._put_drop_oldest(cam.inbox, EOS, cam.stats)
             else:
-                self._put(out, EOS)
+                self._put(cam.inbox, EOS)
+            self._wake.set()
 
-    def _gather(self, q: queue.Queue, gather: Gather) -> tuple[list[FramePacket], bool]:
-        first = self._get(q, None)
-        if first is None or first is EOS:
-            return [], True
-        packets = [first]
-        faces = len(first.faces)
-        deadline = time.monotonic() + gather.max_wait_ms / 1000
-        while len(packets) < gather.max_frames and (
-            not gather.max_faces or faces < gather.max_faces
-        ):
-            try:
-                item = q.get_nowait()
-            except queue.Empty:
-                remaining = deadline - time.monotonic()
-                item = self._get(q, remaining) if remaining > 0 else None
-                if item is None:
-                    break
-            if item is EOS:
-                return packets, True
-            packets.append(item)
-            faces += len(item.faces)
-        return packets, False
+    def _take(self, active: list[Camera], start: int) -> tuple[list[FramePacket], list[Camera]]:
+        """Round-robin: at most one frame per camera per pass, until the batch is full.
 
-    def _work(self, worker: Worker, q_in: queue.Queue, q_out: queue.Queue) -> None:
-        stats = [self.stats.stage(stage.name) for stage in worker.stages]
+        A camera whose output queue is full (with its frames in flight) is skipped, never
+        waited on, so a slow writer holds back only its own camera. Each frame taken
+        reserves a slot in its camera's output queue until the enhance worker fills it.
+        Returns the frames and the cameras that ended.
+        """
+        packets: list[FramePacket] = []
+        ended: list[Camera] = []
+        for cam in active:  # memory and latency: the most frames ever queued, per stage
+            cam.stats.note_waiting("detect", cam.inbox.qsize())
+        with self._in_flight_lock:
+            room = {
+                cam.id: cam.outbox.maxsize - cam.outbox.qsize() - self._in_flight[cam.id]
+                for cam in active
+            }
+        progress = True
+        while progress and len(packets) < self.max_frames:
+            progress = False
+            for k in range(len(active)):
+                cam = active[(start + k) % len(active)]
+                if cam in ended or room[cam.id] <= 0 or len(packets) >= self.max_frames:
+                    continue
+                try:
+                    item = cam.inbox.get_nowait()
+                except queue.Empty:
+                    continue
+                if item is EOS:
+                    ended.append(cam)
+                    continue
+                packets.append(item)
+                room[cam.id] -= 1
+                with self._in_flight_lock:
+                    self._in_flight[cam.id] += 1
+                progress = True
+        return packets, ended
+
+    def _gather(self, active: list[Camera], start: int) -> tuple[list[FramePacket], list[Camera]]:
+        """Wait for the first frame from any camera, then up to ``max_wait_ms`` for more."""
+        packets: list[FramePacket] = []
+        ended: list[Camera] = []
+        while not (packets or ended):
+            if self.abort.is_set():
+                return [], []
+            self._wake.clear()
+            packets, ended = self._take(active, start)
+            if not (packets or ended):
+                self._wake.wait(POLL_S)
+        deadline = time.monotonic() + self.config.enhance.max_wait_ms / 1000
+        while len(packets) < self.max_frames and time.monotonic() < deadline:
+            still = [c for c in active if c not in ended]
+            if not still:  # every camera has ended: nothing more will come
+                break
+            self._wake.clear()
+            self._wake.wait(max(0.0, deadline - time.monotonic()))
+            more, more_ended = self._take(still, start)
+            packets += more
+            ended += more_ended
+        return packets, ended
+
+    def _timed(self, name: str, packets: list[FramePacket], fn) -> list[FramePacket]:
+        t0 = time.perf_counter()
+        out = fn(packets)
+        elapsed = time.perf_counter() - t0
+        self.shared.stage(name).add(len(packets), elapsed)
+        share_ms = 1000 * elapsed / max(1, len(packets))
+        for packet in packets:
+            packet.timings_ms[name] = packet.timings_ms.get(name, 0.0) + share_ms
+        # Each camera's stats get its frames' share of the measured call (one writer per
+        # stage and camera: this worker).
+        per_camera: dict[str, int] = {}
+        for packet in packets:
+            per_camera[packet.source_id] = per_camera.get(packet.source_id, 0) + 1
+        for cam_id, frames in per_camera.items():
+            self._cams[cam_id].stats.stage(name).add(frames, elapsed * frames / len(packets))
+        return out
+
+    def _detect_and_track(self, packets: list[FramePacket], cams: dict[str, Camera]) -> None:
+        """Detect (one call for every camera's frames), then track per camera."""
+        every_n = self.every_n_frames
+        todo = []
+        for packet in packets:
+            cam = cams[packet.source_id]
+            if cam.frames_seen % every_n == 0:
+                todo.append(packet)
+            cam.frames_seen += 1
+        if todo:
+            self._timed("detect", todo, self.detector.process)
+        for cam_id in dict.fromkeys(p.source_id for p in packets):
+            tracker = cams[cam_id].tracker
+            if tracker is not None:
+                mine = [p for p in packets if p.source_id == cam_id]
+                self._timed("track", mine, tracker.process)
+
+    def _detect_work(self) -> None:
+        """Gather frames across cameras, detect + track them, hand the batch on."""
+        cams = {cam.id: cam for cam in self.cameras}
+        active = list(self.cameras)
+        start = 0
         try:
-            ended = False
-            while not ended and not self.abort.is_set():
-                self.stats.note_waiting(worker.name, q_in.qsize())
-                packets, ended = self._gather(q_in, worker.gather)
-                for stage, stage_stats in zip(worker.stages, stats, strict=True):
-                    if not packets:
-                        break
-                    t0 = time.perf_counter()
-                    packets = stage.process(packets)
-                    elapsed = time.perf_counter() - t0
-                    stage_stats.add(len(packets), elapsed)
-                    share_ms = 1000 * elapsed / max(1, len(packets))
-                    for packet in packets:
-                        packet.timings_ms[stage.name] = share_ms
-                for packet in packets:
-                    if not self._put(q_out, packet):
-                        return
-        except Exception as err:  # noqa: BLE001 - any failure must stop every thread
+            while active and not self.abort.is_set():
+                packets, ended = self._gather(active, start)
+                start += 1
+                if packets:
+                    self.shared.frames_in += len(packets)
+                    self.shared.stage("batch").add(len(packets), 0.0)
+                    self._detect_and_track(packets, cams)
+                for cam in ended:
+                    active.remove(cam)
+                if (packets or ended) and not self._put(self._detected, (packets, ended)):
+                    return
+        except Exception as err:  # noqa: BLE001 - a shared stage failing stops everything
             self._fail(err)
         finally:
-            self._put(q_out, EOS)
+            self._put(self._detected, EOS)
 
-    def _write(self, q_in: queue.Queue) -> None:
-        stats = self.stats.stage("write")
+    def _enhance_work(self) -> None:
+        """Enhance + composite each detected batch (one call), deliver frames and EOS."""
+        cams = {cam.id: cam for cam in self.cameras}
+        closing: list[Camera] = []  # ended cameras whose writer has not taken the EOS yet
+        closed: set[str] = set()
+        detect_done = False
         try:
-            while True:
-                self.stats.note_waiting("write", q_in.qsize())
-                item = self._get(q_in, None)
-                if item is None or item is EOS:
+            while not (detect_done and not closing) and not self.abort.is_set():
+                # Never wait on one camera's writer: hand over the EOS when there is room.
+                for cam in list(closing):
+                    try:
+                        cam.outbox.put_nowait(EOS)
+                        closing.remove(cam)
+                        closed.add(cam.id)
+                    except queue.Full:
+                        pass
+                try:
+                    item = self._detected.get(timeout=POLL_S)
+                except queue.Empty:
+                    continue
+                if item is EOS:
+                    detect_done = True
+                    continue
+                packets, ended = item
+                for group in split_by_faces(packets, self.config.enhance.max_batch):
+                    self._enhance(group, cams)
+                closing += ended
+        except Exception as err:  # noqa: BLE001 - a shared stage failing stops everything
+            self._fail(err)
+        finally:
+            # Only an abort leaves a camera unclosed, and its writer leaves on the abort:
+            # the EOS is a courtesy, never a reason to drop (and count, from this thread,
+            # in the reader's ``dropped``) a frame that is waiting to be written.
+            for cam in self.cameras:
+                if cam.id not in closed:
+                    with contextlib.suppress(queue.Full):
+                        cam.outbox.put_nowait(EOS)
+
+    def _enhance(self, packets: list[FramePacket], cams: dict[str, Camera]) -> None:
+        """Enhance + composite frames (one call each) and hand each to its camera."""
+        originals = [
+            p.image.copy() if cams[p.source_id].preview is not None else None for p in packets
+        ]
+        self._timed("enhance", packets, self.enhancer.process)
+        self._timed("composite", packets, self.compositor.process)
+        for packet, original in zip(packets, originals, strict=True):
+            cam = cams[packet.source_id]
+            # The slot was reserved in _take: this never waits on a slow camera.
+            cam.outbox.put_nowait((packet, original))
+            with self._in_flight_lock:
+                cam.stats.note_waiting("enhance", self._in_flight[cam.id])
+                self._in_flight[cam.id] -= 1
+
+    def _write(self, cam: Camera) -> None:
+        stats = cam.stats.stage("write")
+        try:
+            while not self.abort.is_set():
+                cam.stats.note_waiting("write", cam.outbox.qsize())
+                try:
+                    item = cam.outbox.get(timeout=POLL_S)
+                except queue.Empty:
+                    continue
+                if item is EOS:
                     return
+                item, original = item
                 t0 = time.perf_counter()
-                for sink in self.sinks:
+                for sink in cam.sinks:
                     sink.write(item)
                 stats.add(1, time.perf_counter() - t0)
-                self.stats.frames_out += 1
-                self.stats.faces += len(item.faces)
-                self.stats.faces_enhanced += sum(f.enhanced is not None for f in item.faces)
-                self.stats.latency_ms.append(1000 * (time.monotonic() - item.capture_s))
-                if self._on_written is not None:
-                    self._on_written(item)
-        except Exception as err:  # noqa: BLE001 - any failure must stop every thread
-            self._fail(err)
+                cam.stats.frames_out += 1
+                cam.stats.faces += len(item.faces)
+                cam.stats.faces_enhanced += sum(f.enhanced is not None for f in item.faces)
+                cam.stats.latency_ms.append(1000 * (time.monotonic() - item.capture_s))
+                if cam.record is not None:
+                    cam.record(item)
+                if cam.preview is not None:
+                    cam.preview.publish(item, original)
+        except Exception as err:  # noqa: BLE001 - a failing sink ends only its camera
+            log.error("camera %s output failed: %s", cam.id, err)
+            cam.error = err
+            # Keep draining so the shared worker never waits on this camera.
+            while not self.abort.is_set():
+                try:
+                    if cam.outbox.get(timeout=POLL_S) is EOS:
+                        return
+                except queue.Empty:
+                    continue
 
     # -- run -----------------------------------------------------------------------------
     def start(self) -> None:
-        self.stats.status = "running"
-        self.stats.started_s = time.monotonic()
-        self._threads.start("read", self._read)
-        for i, worker in enumerate(self.workers):
-            self._threads.start(worker.name, self._work, worker, self.queues[i], self.queues[i + 1])
-        self._threads.start("write", self._write, self.queues[-1])
-
-    def queue_depths(self) -> dict[str, int]:
-        """Frames waiting in front of each worker and of the writer."""
-        names = [w.name for w in self.workers] + ["write"]
-        return {name: q.qsize() for name, q in zip(names, self.queues, strict=True)}
+        now = time.monotonic()
+        self.shared.status, self.shared.started_s = "running", now
+        for cam in self.cameras:
+            cam.stats.status, cam.stats.started_s = "running", now
+            names = ("detect", "track", "enhance", "composite", "write")
+            for name in names if cam.tracker is not None else names[:1] + names[2:]:
+                cam.stats.stage(name)  # in pipeline order, for the dashboard and summary
+            self._threads.start(f"read-{cam.id}", self._read, cam)
+            self._threads.start(f"write-{cam.id}", self._write, cam)
+        self._threads.start("shared-detect", self._detect_work)
+        self._threads.start("shared-enhance", self._enhance_work)
 
     def alive(self) -> bool:
         return self._threads.alive()
@@ -304,33 +508,58 @@ class Pipeline:
     def join(self, timeout_s: float | None = None) -> bool:
         return self._threads.join(timeout_s)
 
+    def queue_depths(self) -> dict[str, int]:
+        """Frames waiting in front of the shared workers and of the writers."""
+        return {
+            "detect": sum(cam.inbox.qsize() for cam in self.cameras),
+            "enhance": self._detected.qsize(),
+            "write": sum(cam.outbox.qsize() for cam in self.cameras),
+        }
+
     def finish_without_start(self) -> None:
-        """Release stages, sinks and source of a pipeline that never started."""
+        """Release stages, sinks and sources of a pipeline that never started."""
         self.abort.set()
         self.finish()
 
     def finish(self) -> None:
-        """Join the threads, close stages, sinks and source; re-raise the first error."""
+        """Join the threads, close stages, sinks and sources; re-raise the first error."""
+        timeout_s = STOP_TIMEOUT_S
         try:
-            if not self.join(timeout_s=STOP_TIMEOUT_S):
-                self._fail(
-                    TimeoutError(f"pipeline threads did not stop within {STOP_TIMEOUT_S:g} s")
-                )
+            if not self.join(timeout_s=timeout_s):
+                self._fail(TimeoutError(f"pipeline threads did not stop within {timeout_s:g} s"))
                 self.join(timeout_s=5)
         finally:
-            self.stats.finished_s = time.monotonic()
+            now = time.monotonic()
+            self.shared.finished_s = now
             errors = []
-            for closer in [
-                *(s.close for w in self.workers for s in w.stages),
-                *(s.close for s in self.sinks),
-                self.source.close,
-            ]:
+            for closer in (self.detector.close, self.enhancer.close, self.compositor.close):
                 try:
                     closer()
-                except Exception as err:  # noqa: BLE001 - close everything, report the first
+                except Exception as err:  # noqa: BLE001
                     errors.append(err)
-            self.stats.status = "failed" if (self._errors.error or errors) else "finished"
+            errors += close_cameras(self.cameras)
+            for cam in self.cameras:
+                cam.stats.finished_s = now
+                cam.stats.status = "failed" if cam.error or self._errors.error else "finished"
+            self.shared.status = "failed" if (self._errors.error or errors) else "finished"
         if self._errors.error is not None:
             raise self._errors.error
         if errors:
             raise errors[0]
+
+
+def close_cameras(cameras: Sequence[Camera]) -> list[BaseException]:
+    """Close every camera's tracker, sinks and source; return the errors."""
+    errors: list[BaseException] = []
+    for cam in cameras:
+        closers = [*(s.close for s in cam.sinks), cam.source.close]
+        if cam.tracker is not None:
+            closers.insert(0, cam.tracker.close)
+        for closer in closers:
+            try:
+                closer()
+            except Exception as err:  # noqa: BLE001 - close everything, report the first
+                errors.append(err)
+        if cam.preview is not None:
+            cam.preview.close()
+    return errors

@@ -16,7 +16,7 @@ from pathlib import Path
 from streamproc import __version__
 from streamproc.core.config import load_config
 from streamproc.core.errors import StreamprocError
-from streamproc.io.sources.urls import mask_url
+from streamproc.core.urls import mask_url
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -277,7 +277,7 @@ def cmd_run(args: argparse.Namespace, startup_stops: list[int]) -> int:
             _watch(job, quiet=args.quiet)
         finally:
             status = "interrupted" if stop_requests else "finished"
-            summary = job.finish(status)
+            (summary,) = job.finish(status)
     if not args.quiet:
         print(
             f"streamproc: {status}: {summary['frames_out']} frames in {summary['elapsed_s']:.1f} s "
@@ -322,9 +322,17 @@ def _run_several(
     A monitor keeps watching the cameras that answer; a plain run fails fast instead.
     ``startup_stops``: signals received while starting up (a library may have swallowed
     their KeyboardInterrupt)."""
-    from streamproc.core.multi import MultiJob
+    from streamproc.run.job import Job, mjpeg_url
 
-    job = MultiJob(specs, config, output, preview=serve, skip_unopenable=serve, overwrite=overwrite)
+    job = Job(
+        specs,
+        config,
+        output,
+        overwrite=overwrite,
+        preview=serve,
+        skip_unopenable=serve,
+        folder=True,
+    )
     if startup_stops:
         job.pipeline.finish_without_start()
         raise KeyboardInterrupt
@@ -337,9 +345,9 @@ def _run_several(
                 server = MonitorServer(job.pipeline, config.serve.host, config.serve.port)
                 print(f"streamproc: monitor at {server.url}", file=sys.stderr, flush=True)
             for cam in job.pipeline.cameras:
-                if cam.mjpeg_url and not quiet:
+                if mjpeg_url(cam) and not quiet:
                     print(
-                        f"streamproc: camera {cam.id} preview at {cam.mjpeg_url}", file=sys.stderr
+                        f"streamproc: camera {cam.id} preview at {mjpeg_url(cam)}", file=sys.stderr
                     )
             job.start()
             while job.pipeline.alive():
@@ -353,11 +361,11 @@ def _run_several(
     if not quiet:
         for cam in job.pipeline.unopened:
             print(f"streamproc: camera {cam['id']} not started: {cam['error']}", file=sys.stderr)
-        for cam, summary in zip(job.pipeline.cameras, summaries, strict=True):
+        for cam, summary, out in zip(job.pipeline.cameras, summaries, job.outputs, strict=True):
             print(
                 f"streamproc: camera {cam.id} {summary['status']}: {summary['frames_out']} frames "
                 f"({summary['fps']:.1f} fps), {summary['faces_enhanced']} faces enhanced, "
-                f"{summary['dropped']} dropped -> {cam.output or 'null'}",
+                f"{summary['dropped']} dropped -> {out or 'null'}",
                 file=sys.stderr,
             )
     # A camera that failed (its input, or its output: a full disk) fails the run, as one
@@ -375,7 +383,7 @@ def _new_job(spec: str, config, output: Path | None, overwrite: bool, startup_st
     from streamproc.run.job import NULL_OUTPUTS, Job
 
     try:
-        job = Job(spec, config, output, overwrite=overwrite)
+        job = Job([spec], config, output, overwrite=overwrite)
         if startup_stops:  # a library swallowed the KeyboardInterrupt while loading
             job.discard()
             raise KeyboardInterrupt
@@ -413,7 +421,7 @@ def _read_inputs(path: Path) -> list[str]:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from streamproc.audit.verify import verify
+    from streamproc.run.verify import verify
 
     result = verify(args.manifest, args.input)
     print(f"streamproc: {result.message}")

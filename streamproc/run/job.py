@@ -1,22 +1,32 @@
-"""Builds a pipeline from a config, an input and an output, runs it, writes the manifest."""
+"""Builds the one engine from a config, 1..N inputs and their outputs, runs it, and
+writes a config, a manifest and an output per input.
+
+With one input ``output`` names its file (or folder of images); with several (or
+``folder=True``, as ``--serve`` uses) it names the folder that every input's output goes
+into, each named as a one-input run would name it (``camN-`` first if two collide).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import errno
+import functools
+import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from streamproc.audit.manifest import ManifestRecorder, manifest_path, models_info, run_header
-from streamproc.core.config import Config, EnhanceConfig, dump_config
+from streamproc.core.config import Config, dump_config
 from streamproc.core.errors import InputError, OutputError
 from streamproc.core.packet import FramePacket
-from streamproc.core.pipeline import Stage
+from streamproc.core.pipeline import Camera, Pipeline, Stage
 from streamproc.core.stats import PipelineStats
+from streamproc.core.urls import is_url, mask_url, safe_name
 from streamproc.io.sinks import Sink
 from streamproc.io.sinks.file import FileSink, check_encodable
 from streamproc.io.sinks.images import ImageSink
@@ -25,13 +35,13 @@ from streamproc.io.sinks.null import NullSink
 from streamproc.io.sinks.rotating import RotatingFileSink
 from streamproc.io.sources import IMAGE_SUFFIXES, Source, open_source
 from streamproc.io.sources.images import ImageSource
-from streamproc.io.sources.urls import is_url, safe_name
 from streamproc.vision.composite import Compositor
 from streamproc.vision.detect import FaceDetector, WholeImageFaces
 from streamproc.vision.enhance.stage import EnhanceStage
+from streamproc.vision.track import FaceTracker
+from streamproc.web.preview import Preview
 
-if TYPE_CHECKING:
-    from streamproc.core.multi import MultiPipeline
+log = logging.getLogger(__name__)
 
 SAMPLE_CLIP = Path(__file__).resolve().parents[1] / "data" / "sample.mp4"
 NULL_OUTPUTS = ("null", "-")
@@ -68,118 +78,121 @@ def existing_output(output: Path) -> OutputError:
 
 
 @dataclass
-class Job:
-    """One input through one pipeline to its outputs."""
+class Recording:
+    """What one input writes: its output, the manifest of its frames."""
 
     spec: str
-    config: Config
-    output: Path | None = None
-    # An already-open source (e.g. a wrapped one); by default ``spec`` is opened.
-    source: Source | None = None
-    # False: an existing output is refused (the CLI's default, ffmpeg's convention, so a
-    # second run cannot silently replace the first); library callers own their paths.
-    overwrite: bool = True
-    pipeline: MultiPipeline = field(init=False)
+    path: Path | None  # None: nowhere (``-o null``)
+    image_file: bool = False  # one image in, one image file out
+    reserved: bool = False  # created empty by us, so that a second run is refused too
+    recorder: ManifestRecorder = field(default_factory=ManifestRecorder)
+    images: list[dict[str, Any]] = field(default_factory=list)  # --faces: each image
 
-    def __post_init__(self) -> None:
-        self._reserved = False
-        if self.source is None:
-            self.source = open_source(self.spec, self.config.source)
+    def release(self) -> None:
+        """Remove the reserved, still empty, output of an input that never ran."""
+        if not self.reserved:
+            return
         try:
-            self._build()
-        except BaseException:
-            self.source.close()
-            self._release_output()
-            raise
+            if self.path.stat().st_size == 0:
+                self.path.unlink()
+        except OSError:
+            return
 
-    def _build(self) -> None:
-        cfg = self.config
-        if cfg.detect.whole_image and not isinstance(self.source, ImageSource):
-            raise InputError(
-                f"--faces takes face-crop images (an image or a folder of them), "
-                f"not {self.source.info.name}"
-            )
-        self.null_output = self.output is not None and str(self.output) in NULL_OUTPUTS
-        if self.output is None:
-            self.output = default_output(self.spec, self.source)
-        self.image_file_output = False
-        if not self.null_output:
-            self._check_output()  # before any model loads: a bad -o is refused at once
-        whole = cfg.detect.whole_image
-        detector, enhance_cfg = self._detector()
+
+class Job:
+    """1..N inputs through one engine to their outputs."""
+
+    def __init__(
+        self,
+        specs: Sequence[str],
+        config: Config,
+        output: str | Path | None = None,
+        *,
+        sources: Sequence[Source] | None = None,
+        overwrite: bool = True,
+        preview: bool = False,
+        skip_unopenable: bool = False,
+        folder: bool | None = None,
+    ) -> None:
+        """``sources``: already open (e.g. wrapped) sources for ``specs``; ``overwrite``:
+        False refuses an output that exists (the CLI's default, ffmpeg's convention, so a
+        second run cannot silently replace the first); ``preview``: keep each camera's
+        newest frame for the monitor; ``skip_unopenable``: a live camera that does not
+        answer yet is waited for, any other input that cannot be opened is reported (in
+        ``pipeline.unopened``) while the others run."""
+        self.config = config
+        self.folder = len(specs) > 1 if folder is None else folder
+        self.overwrite = overwrite
+        self.whole = config.detect.whole_image
+        opened: list[tuple[str, Source, Recording]] = []
+        unopened: list[dict[str, str]] = []
+        taken: set[Path] = set()
         try:
-            enhancer = EnhanceStage(enhance_cfg)
+            for i, spec in enumerate(specs):
+                try:
+                    source = (
+                        sources[i] if sources is not None else self._open(spec, skip_unopenable)
+                    )
+                except InputError as err:
+                    if not skip_unopenable or (not opened and i == len(specs) - 1):
+                        raise
+                    log.error("input %s not started: %s", i, err)
+                    unopened.append(
+                        {"id": str(i), "name": mask_url(spec), "error": mask_url(str(err))}
+                    )
+                    continue
+                try:
+                    opened.append((str(i), source, self._recording(i, spec, source, output, taken)))
+                except BaseException:
+                    source.close()
+                    raise
+            stages = self._stages()
         except BaseException:
-            detector.close()
+            self._close(opened)
             raise
-        self.detector, self.enhancer = detector, enhancer
-        self.models = models_info(None if whole else self.detector, enhancer.generator)
-        self.recorder = ManifestRecorder()
-        self.face_images: list[dict[str, Any]] = []  # --faces: each image and its method
-        stages = (detector, enhancer, Compositor(cfg.composite, whole_image=whole))
+        self.models = models_info(None if self.whole else stages[0], stages[1].generator)
+        self.recordings = [rec for _, _, rec in opened]
         try:
-            self.sinks = self._sinks()
+            cameras = [self._camera(i, source, rec, preview) for i, source, rec in opened]
         except BaseException:
             for stage in stages:
                 stage.close()
+            self._close(opened)
             raise
-        # A rotating sink records its own parts' manifests.
-        record = self._want_manifest and not isinstance(self.sinks[0], RotatingFileSink)
-        # One input is one camera of the one engine (streamproc.core.multi).
-        from streamproc.core.multi import Camera, MultiPipeline
+        self.pipeline = Pipeline(cameras, stages, config, unopened, 1 if self.whole else None)
 
-        try:
-            self.camera = Camera(
-                "0",
-                self.spec,
-                self.source,
-                None if self.null_output else self.output,
-                cfg,
-                preview=False,
-                sinks=self.sinks,
-                record=self._record if record else None,
-                track=not whole,
+    # -- building ------------------------------------------------------------------------
+    def _open(self, spec: str, wait_for_camera: bool) -> Source:
+        # Lenient runs also wait for cameras that are down at start-up.
+        return open_source(spec, self.config.source, wait_for_camera=wait_for_camera)
+
+    def _recording(
+        self, index: int, spec: str, source: Source, output: str | Path | None, taken: set[Path]
+    ) -> Recording:
+        if self.whole and not isinstance(source, ImageSource):
+            raise InputError(
+                f"--faces takes face-crop images (an image or a folder of them), "
+                f"not {source.info.name}"
             )
-        except BaseException:
-            for closer in [*(s.close for s in self.sinks), *(s.close for s in stages)]:
-                closer()
-            raise
-        every_n = 1 if whole else None
-        self.pipeline = MultiPipeline([self.camera], stages, cfg, every_n_frames=every_n)
+        if output is not None and str(output) in NULL_OUTPUTS:
+            return Recording(spec, None)
+        if self.folder:
+            path = default_output(spec, source, Path(output) if output else Path("out"))
+            if path in taken:
+                path = path.with_name(f"cam{index}-{path.name}")
+            taken.add(path)
+        else:
+            path = Path(output) if output else default_output(spec, source)
+        rec = Recording(spec, path)
+        self._check_output(rec, source)  # before any model loads: a bad -o is refused at once
+        return rec
 
-    @property
-    def stats(self) -> PipelineStats:
-        """This input's counters (``pipeline.stats`` too: the engine has one camera)."""
-        return self.camera.stats
-
-    def _detector(self) -> tuple[Stage, EnhanceConfig]:
-        """The detector (every frame it is given: the engine applies every_n_frames); or,
-        with ``--faces``, the whole image as the one face (no tracker: the crops are
-        unrelated) cut with no margin (the image is the crop)."""
-        cfg = self.config
-        if not cfg.detect.whole_image:
-            return FaceDetector(dataclasses.replace(cfg.detect, every_n_frames=1)), cfg.enhance
-        enhance_cfg = dataclasses.replace(cfg.enhance, crop_margin=0.0)
-        return WholeImageFaces(cfg.enhance.max_face_px), enhance_cfg
-
-    def _record(self, packet: FramePacket) -> None:
-        self.recorder.record(packet)
-        if self.config.detect.whole_image:
-            face = packet.faces[0] if packet.faces else None
-            self.face_images.append(
-                {
-                    "file": self.source.names.get(packet.index),
-                    "size_px": [packet.width_px, packet.height_px],
-                    "method": (face.enhancer or None) if face else None,
-                }
-            )
-
-    def _check_output(self) -> None:
-        output, info = self.output, self.source.info
+    def _check_output(self, rec: Recording, source: Source) -> None:
+        output, info = rec.path, source.info
         if overwrites_input(output, info.path):
             raise OutputError(f"output {output} would overwrite the input")
         suffix = output.suffix.lower()
-        if isinstance(self.source, ImageSource):
+        if isinstance(source, ImageSource):
             if info.path.is_dir() and suffix in IMAGE_SUFFIXES + VIDEO_SUFFIXES:
                 raise OutputError(
                     f"input {info.name} is a folder of images, so the output is a folder of "
@@ -190,93 +203,149 @@ class Job:
                     f"input {info.name} is an image, so the output is an image: "
                     f"-o NAME{Path(info.name).suffix or '.png'} or a folder, not {output.name}"
                 )
-            self.image_file_output = suffix in IMAGE_SUFFIXES
+            rec.image_file = suffix in IMAGE_SUFFIXES
             if not self.overwrite:
-                names = (
-                    [output]
-                    if self.image_file_output
-                    else [output / f.name for f in self.source.files]
-                )
+                names = [output] if rec.image_file else [output / f.name for f in source.files]
                 taken = [p for p in names if p.exists()]
                 if taken:
                     raise existing_output(taken[0])
             return
         check_encodable(output, self.config.output)
         if not self.overwrite:
-            self._reserve_output()
+            reserve_output(rec)
 
-    def _reserve_output(self) -> None:
-        """Create the output file exclusively, so that of two runs started together on one
-        name the second is refused too (not only a run started after the first)."""
-        output = self.output
-        if output.is_dir():
-            return  # the file sink says it is a folder
-        if output.exists():
-            raise existing_output(output)
-        if not output.parent.is_dir():
-            return  # nothing can be there yet; the sink creates the folder
+    def _stages(self) -> tuple[Stage, EnhanceStage, Compositor]:
+        """Detector (every frame it is given: the engine applies every_n_frames per
+        camera), enhancer, compositor. With ``--faces`` the whole image is the one face,
+        cut with no margin (the image is the crop)."""
+        cfg = self.config
+        if self.whole:
+            detector: Stage = WholeImageFaces(cfg.enhance.max_face_px)
+            enhance_cfg = dataclasses.replace(cfg.enhance, crop_margin=0.0)
+        else:
+            detector = FaceDetector(dataclasses.replace(cfg.detect, every_n_frames=1))
+            enhance_cfg = cfg.enhance
         try:
-            os.close(os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-        except FileExistsError:
-            raise existing_output(output) from None
-        except OSError:
-            return  # the sink reports what is wrong with the path
-        self._reserved = True
+            enhancer = EnhanceStage(enhance_cfg)
+            return detector, enhancer, Compositor(cfg.composite, whole_image=self.whole)
+        except BaseException:
+            detector.close()
+            raise
 
-    def _release_output(self) -> None:
-        """Remove the reserved, still empty, output of a job that never started."""
-        if not self._reserved:
-            return
-        try:
-            if self.output.stat().st_size == 0:
-                self.output.unlink()
-        except OSError:
-            return
+    def _camera(self, cam_id: str, source: Source, rec: Recording, preview: bool) -> Camera:
+        manifest = self.config.output.manifest and rec.path is not None
+        sinks = self._sinks(cam_id, source, rec, manifest)
+        rotating = isinstance(sinks[0], RotatingFileSink)
+        return Camera(
+            cam_id,
+            source,
+            sinks,
+            self.config,
+            record=functools.partial(self._record, rec) if manifest and not rotating else None,
+            preview=Preview(self.config.serve.jpeg_quality) if preview else None,
+            tracker=None if self.whole else FaceTracker(self.config.track),
+        )
 
-    @property
-    def _want_manifest(self) -> bool:
-        return self.config.output.manifest and not self.null_output
-
-    def _sinks(self) -> list[Sink]:
-        sinks: list[Sink] = []
+    def _sinks(self, cam_id: str, source: Source, rec: Recording, manifest: bool) -> list[Sink]:
+        """The output sink, then (with ``output.mjpeg_port``) this camera's MJPEG preview
+        on port ``mjpeg_port + camera index``."""
         out_cfg = self.config.output
+        sinks: list[Sink] = []
         try:
-            if self.null_output:
+            if rec.path is None:
                 sinks.append(NullSink())
-            elif isinstance(self.source, ImageSource):
-                sinks.append(ImageSink(self.output, self.source.names, self.image_file_output))
-            elif self.source.live and out_cfg.rotate_s > 0:
-                header = self._part_header if self._want_manifest else None
-                sinks.append(RotatingFileSink(self.output, self.source.info, out_cfg, header))
+            elif isinstance(source, ImageSource):
+                sinks.append(ImageSink(rec.path, source.names, rec.image_file))
+            elif source.live and out_cfg.rotate_s > 0:
+                header = functools.partial(self._part_header, cam_id, rec) if manifest else None
+                sinks.append(RotatingFileSink(rec.path, source.info, out_cfg, header))
             else:
-                sinks.append(FileSink(self.output, self.source.info, out_cfg, self.source.live))
+                sinks.append(FileSink(rec.path, source.info, out_cfg, source.live))
             if out_cfg.mjpeg_port:
-                sinks.append(
-                    MjpegSink(out_cfg.mjpeg_host, out_cfg.mjpeg_port, out_cfg.mjpeg_quality)
-                )
+                port = out_cfg.mjpeg_port + int(cam_id)
+                sinks.append(MjpegSink(out_cfg.mjpeg_host, port, out_cfg.mjpeg_quality))
         except BaseException:
             for sink in sinks:
                 sink.close()
             raise
         return sinks
 
+    def _close(self, opened: Sequence[tuple[str, Source, Recording]]) -> None:
+        for _, source, rec in opened:
+            source.close()
+            rec.release()
+
+    # -- what callers read ---------------------------------------------------------------
+    @property
+    def stats(self) -> PipelineStats:
+        """The first input's counters (all of them, with one input)."""
+        return self.pipeline.cameras[0].stats
+
+    @property
+    def source(self) -> Source:
+        return self.pipeline.cameras[0].source
+
+    @property
+    def outputs(self) -> list[Path | None]:
+        return [rec.path for rec in self.recordings]
+
+    @property
+    def output(self) -> Path | None:
+        return self.recordings[0].path
+
     @property
     def mjpeg_url(self) -> str | None:
-        for sink in self.sinks:
-            if isinstance(sink, MjpegSink):
-                return sink.url
-        return None
+        return mjpeg_url(self.pipeline.cameras[0])
+
+    # -- running -------------------------------------------------------------------------
+    def _record(self, rec: Recording, packet: FramePacket) -> None:
+        rec.recorder.record(packet)
+        if self.whole:
+            face = packet.faces[0] if packet.faces else None
+            rec.images.append(
+                {
+                    "file": self.source.names.get(packet.index),
+                    "size_px": [packet.width_px, packet.height_px],
+                    "method": (face.enhancer or None) if face else None,
+                }
+            )
+
+    def _header(
+        self,
+        cam: Camera,
+        rec: Recording,
+        status: str,
+        error: BaseException | None,
+        summary: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The manifest header of one input's run (so far)."""
+        summary = cam.stats.summary() if summary is None else summary
+        header = run_header(status, error, cam.source, self.models, self.config, summary)
+        if self.folder:
+            header["camera"] = {"id": cam.id, "cameras_in_process": len(self.pipeline.cameras)}
+        if self.whole:
+            header["images"] = rec.images
+        return header
+
+    def _part_header(
+        self, cam_id: str, rec: Recording, status: str, error: BaseException | None
+    ) -> dict[str, Any]:
+        cam = next(c for c in self.pipeline.cameras if c.id == cam_id)
+        return self._header(cam, rec, status, error)
 
     def discard(self) -> None:
         """Release a job that will not start (a stop came while it was being built)."""
         try:
             self.pipeline.finish_without_start()
         finally:
-            self._release_output()
+            for rec in self.recordings:
+                rec.release()
 
     def start(self) -> None:
-        if not self.null_output:
-            config_file = self.output.with_name(self.output.name + ".config.yaml")
+        for rec in self.recordings:
+            if rec.path is None:
+                continue
+            config_file = rec.path.with_name(rec.path.name + ".config.yaml")
             try:
                 config_file.parent.mkdir(parents=True, exist_ok=True)
                 config_file.write_text(dump_config(self.config))
@@ -285,46 +354,75 @@ class Job:
                 raise write_error(config_file, err) from None
         self.pipeline.start()
 
-    def finish(self, status: str) -> dict[str, Any]:
-        """Close everything (re-raising the first error) and write the manifest."""
+    def finish(self, status: str) -> list[dict[str, Any]]:
+        """Close everything, write each input's manifest; return their summaries.
+
+        Raises the first error: of the engine, of writing a manifest, or (with one input)
+        of the input's camera. With several inputs a failed camera is in its summary's
+        ``status`` (and in ``pipeline.cameras[i].error``); the others ran to their end."""
         error: BaseException | None = None
         try:
             self.pipeline.finish()
         except BaseException as err:
-            error = err
-            status = "failed"
-        error = error or self.camera.error
-        if error is not None:
-            status = "failed"
-        summary = self.stats.summary()
-        if self._want_manifest:
+            error, status = err, "failed"
+        summaries = []
+        for cam, rec in zip(self.pipeline.cameras, self.recordings, strict=True):
+            summary = cam.stats.summary()
+            summary["status"] = cam.status
+            summaries.append(summary)
             try:
-                if isinstance(self.sinks[0], RotatingFileSink):
-                    self.sinks[0].finish(status, error)
-                else:
-                    self._write_manifest(status, summary, error)
+                if rec.path is not None and self.config.output.manifest:
+                    cam_status = "failed" if cam.error is not None else status
+                    self._write_manifest(cam, rec, cam_status, summary, error or cam.error)
             except OSError as err:
                 # Keep the first error (often the same full disk) as the one reported.
-                error = error or write_error(manifest_path(self.output), err)
-        self.recorder.close()
+                error = error or write_error(manifest_path(rec.path), err)
+            finally:
+                rec.recorder.close()
+        if error is None and not self.folder:
+            error = self.pipeline.cameras[0].error
         if error is not None:
             raise error
-        return summary
+        return summaries
 
-    def _part_header(self, status: str, error: BaseException | None) -> dict[str, Any]:
-        summary = self.stats.summary()
-        return run_header(status, error, self.source, self.models, self.config, summary)
+    def _write_manifest(
+        self,
+        cam: Camera,
+        rec: Recording,
+        status: str,
+        summary: dict,
+        error: BaseException | None,
+    ) -> None:
+        if isinstance(cam.sinks[0], RotatingFileSink):
+            cam.sinks[0].finish(status, error)
+            return
+        header = self._header(cam, rec, status, error, summary)
+        written = getattr(cam.sinks[0], "written", [])
+        outputs = [rec.path] if rec.path.is_file() else sorted(written)
+        rec.recorder.write(manifest_path(rec.path), header, outputs)
 
-    def _write_manifest(self, status: str, summary: dict, error: BaseException | None) -> None:
-        header = run_header(status, error, self.source, self.models, self.config, summary)
-        if self.config.detect.whole_image:
-            header["images"] = self.face_images
-        outputs = (
-            [self.output]
-            if self.output.is_file()
-            else sorted(getattr(self.sinks[0], "written", []))
-        )
-        self.recorder.write(manifest_path(self.output), header, outputs)
+
+def reserve_output(rec: Recording) -> None:
+    """Create the output file exclusively, so that of two runs started together on one
+    name the second is refused too (not only a run started after the first)."""
+    output = rec.path
+    if output.is_dir():
+        return  # the file sink says it is a folder
+    if output.exists():
+        raise existing_output(output)
+    if not output.parent.is_dir():
+        return  # nothing can be there yet; the sink creates the folder
+    try:
+        os.close(os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    except FileExistsError:
+        raise existing_output(output) from None
+    except OSError:
+        return  # the sink reports what is wrong with the path
+    rec.reserved = True
+
+
+def mjpeg_url(cam: Camera) -> str | None:
+    return next((s.url for s in cam.sinks if isinstance(s, MjpegSink)), None)
 
 
 def write_error(path: Path, err: OSError) -> OutputError:

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from streamproc.audit.hashing import sha256_file
 from streamproc.audit.manifest import manifest_path
 from streamproc.core.config import Config, config_from_dict, config_to_dict, dump_config
 from streamproc.core.errors import StreamprocError
@@ -35,7 +36,6 @@ from streamproc.scale.cluster import (
     unused_gpu_warning,
     worker_env,
 )
-from streamproc.vision.enhance.model_meta import sha256_file
 
 log = logging.getLogger(__name__)
 FINISHED, SKIPPED, FAILED, INTERRUPTED = "finished", "skipped", "failed", "interrupted"
@@ -129,7 +129,7 @@ def run_job(spec: str, config_data: dict, output: str) -> dict:
     from streamproc.run.job import Job
 
     try:
-        job = Job(spec, config_from_dict(config_data), Path(output))
+        job = Job([spec], config_from_dict(config_data), Path(output))
         job.start()
         try:
             job.pipeline.join()
@@ -137,7 +137,7 @@ def run_job(spec: str, config_data: dict, output: str) -> dict:
             job.pipeline.request_stop()
             job.finish(INTERRUPTED)  # a playable file and a manifest that says so
             raise
-        summary = job.finish(FINISHED)
+        (summary,) = job.finish(FINISHED)
     except StreamprocError as err:
         return {"error": " ".join(str(err).split()), "bad_input": True}
     return {"summary": summary}

@@ -1,7 +1,7 @@
 """``streamproc fleet``: many live cameras on a Ray cluster, one actor per camera group.
 
 Each camera group is a Ray actor (:class:`GroupWorker`, its own process) running the
-multi-camera pipeline of ``streamproc run A B ...`` (:class:`streamproc.core.multi.MultiJob`):
+multi-camera pipeline of ``streamproc run A B ...`` (:class:`streamproc.run.job.Job`):
 per-camera readers, trackers and writers, one shared detector and enhancer batching across
 the group's cameras. The driver only places, watches and stops the actors.
 
@@ -41,7 +41,7 @@ from typing import Any
 
 from streamproc.core.config import Config, config_from_dict, config_to_dict
 from streamproc.core.errors import ConfigError, StreamprocError
-from streamproc.io.sources.urls import mask_url
+from streamproc.core.urls import mask_url
 from streamproc.scale.cluster import (
     first_line,
     init_ray,
@@ -162,7 +162,7 @@ class GroupWorker:
         worker_env()
         import ray
 
-        from streamproc.core.multi import MultiJob
+        from streamproc.run.job import Job
 
         context = ray.get_runtime_context()
         gpu_ids = [str(g) for g in ray.get_gpu_ids()]
@@ -181,13 +181,18 @@ class GroupWorker:
             "reconstructed": context.was_current_actor_reconstructed,
             "run_dir": str(self.run_dir),
         }
-        self.job: MultiJob | None = None
+        self.job: Job | None = None
         self.error: str | None = None
         self.bad_input = False
         try:
             # A camera that cannot be opened is reported; its group's other cameras run.
-            self.job = MultiJob(
-                inputs, config, str(self.run_dir), preview=preview, skip_unopenable=True
+            self.job = Job(
+                inputs,
+                config,
+                str(self.run_dir),
+                preview=preview,
+                skip_unopenable=True,
+                folder=True,
             )
             self.job.start()
         except StreamprocError as err:
@@ -246,12 +251,13 @@ class GroupWorker:
         except Exception as err:  # noqa: BLE001 - reported in the summary, not lost
             self.error = mask_url(f"{type(err).__name__}: {err}")
             summaries = [cam.stats.summary() | {"status": cam.status} for cam in self._cams()]
-        for cam, summary in zip(self._cams(), summaries, strict=True):
+        outputs = self.job.outputs
+        for cam, summary, output in zip(self._cams(), summaries, outputs, strict=True):
             cameras.append(
                 {
                     "id": cam.id,
                     "name": cam.name,
-                    "output": None if cam.output is None else str(cam.output),
+                    "output": None if output is None else str(output),
                     "error": None if cam.error is None else mask_url(str(cam.error)),
                     **{k: summary[k] for k in CAMERA_FIELDS},
                 }

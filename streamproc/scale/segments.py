@@ -22,9 +22,9 @@ from pathlib import Path
 import av
 import av.error
 
+from streamproc.audit.hashing import sha256_file
 from streamproc.audit.manifest import manifest_path
 from streamproc.core.errors import InputError
-from streamproc.vision.enhance.model_meta import sha256_file
 
 TRACK_ID_STRIDE = 1_000_000
 

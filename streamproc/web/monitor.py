@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from streamproc.core.multi import MultiPipeline
+    from streamproc.core.pipeline import Pipeline
 
 UNOPENED_ZEROS = (
     "frames_in",
@@ -22,7 +22,7 @@ UNOPENED_ZEROS = (
 )
 
 
-def snapshot(pipeline: MultiPipeline) -> dict[str, Any]:
+def snapshot(pipeline: Pipeline) -> dict[str, Any]:
     """Everything the monitor page and the fleet status show, as plain JSON-able data."""
     cams = []
     for cam in pipeline.cameras:

@@ -17,12 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from streamproc.audit.hashing import sha256_file
 from streamproc.audit.manifest import ManifestRecorder, manifest_path
 from streamproc.core.config import OutputConfig
 from streamproc.core.packet import FramePacket
 from streamproc.io.sinks.file import FileSink
 from streamproc.io.sources import SourceInfo
-from streamproc.vision.enhance.model_meta import sha256_file
 
 # (status, error) -> the manifest header of the run so far (see manifest.run_header).
 HeaderFn = Callable[[str, BaseException | None], dict[str, Any]]

@@ -17,7 +17,7 @@ from typing import Protocol
 from streamproc.core.config import SourceConfig
 from streamproc.core.errors import InputError
 from streamproc.core.packet import FramePacket
-from streamproc.io.sources.urls import is_device, is_url, mask_url
+from streamproc.core.urls import is_device, is_url, mask_url
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 

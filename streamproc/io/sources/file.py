@@ -23,8 +23,8 @@ import numpy as np
 from streamproc.core.config import SourceConfig
 from streamproc.core.errors import InputError
 from streamproc.core.packet import FramePacket
+from streamproc.core.urls import mask_url
 from streamproc.io.sources import SourceInfo
-from streamproc.io.sources.urls import mask_url
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ import av.error
 from streamproc.core.config import SourceConfig
 from streamproc.core.errors import InputError
 from streamproc.core.packet import FramePacket
+from streamproc.core.urls import is_device, mask_url
 from streamproc.io.sources import SourceInfo
 from streamproc.io.sources.file import FirstSize, upright_bgr
-from streamproc.io.sources.urls import is_device, mask_url
 
 log = logging.getLogger(__name__)
 

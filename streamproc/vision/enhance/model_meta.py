@@ -7,9 +7,8 @@ normalisation anywhere in the pipeline.
 
 from __future__ import annotations
 
-import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -17,70 +16,73 @@ from streamproc.core.errors import ModelError
 
 FORMAT = "streamproc-generator/1"
 KEY_FORMAT = "streamproc.format"
-KEY_GENERATOR_CONFIG = "streamproc.generator_config"  # JSON of train.models.GeneratorConfig
-KEY_INPUT_SIZE = "streamproc.input_size"  # square side in px, e.g. "128"
+KEY_GENERATOR_CONFIG = "streamproc.generator_config"  # JSON of GeneratorConfig below
+KEY_INPUT_SIZE = "streamproc.input_size"  # square side in px: checked against the config
 KEY_NORMALIZATION = "streamproc.normalization"  # NORMALIZATION below
 KEY_PRECISION = "streamproc.precision"  # "fp32" | "fp16"
 KEY_PROVENANCE = "streamproc.provenance"  # JSON: checkpoint sha256, epoch, data, exporter
 KEY_PARITY = "streamproc.parity"  # JSON: max abs diff torch vs ORT per batch
 KEY_DYNAMIC_SPATIAL = "streamproc.dynamic_spatial"  # "1" when H, W may vary (multiple of stride)
-KEY_STRIDE = "streamproc.stride"  # spatial multiple required, 2**depth
+KEY_STRIDE = "streamproc.stride"  # spatial multiple, 2**depth: checked against the config
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
 # RGB, NCHW, float, value = pixel / 127.5 - 1 (tanh range); the output uses the same range.
 NORMALIZATION = "rgb_nchw_minus1_1"
+NORMS = ("batch", "instance", "none")
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """U-Net generator: ``depth`` down-samplings, so inputs are multiples of 2**depth px.
+    Built by train.models.define_G, stored in checkpoints and in the ONNX metadata, read
+    back here by the runtime without torch."""
+
+    in_channels: int = 3
+    out_channels: int = 3
+    base_channels: int = 64
+    depth: int = 7
+    norm: str = "batch"
+    dropout: bool = True
+    input_size: int = 128
+
+    def __post_init__(self) -> None:
+        if self.norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
+        if self.depth < 2:
+            raise ValueError("depth must be >= 2")
+        if self.input_size % self.stride:
+            raise ValueError(f"input_size {self.input_size} must be a multiple of {self.stride}")
+
+    @property
+    def stride(self) -> int:
+        return 2**self.depth
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GeneratorConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown generator config keys: {sorted(unknown)}")
+        return cls(**data)
 
 
 @dataclass(frozen=True)
 class GeneratorMeta:
     """What the runtime reads back from a generator ONNX file."""
 
-    input_size_px: int
+    generator: GeneratorConfig  # the architecture; the input size is its input_size
     precision: str
-    stride: int
-    dynamic_spatial: bool
-    generator_config: dict[str, Any]
+    dynamic_spatial: bool  # export checked parity at other sizes (the runtime uses input_size)
     provenance: dict[str, Any]
     parity: dict[str, Any]
 
-
-def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk_bytes):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def sidecar_path(model_path: Path) -> Path:
-    return model_path.with_name(model_path.name + ".sha256")
-
-
-def write_sidecar(model_path: Path) -> str:
-    """Write ``<model>.sha256`` in sha256sum format and return the hex digest."""
-    digest = sha256_file(model_path)
-    sidecar_path(model_path).write_text(f"{digest}  {model_path.name}\n")
-    return digest
-
-
-def verify_sha256(model_path: Path, expected: str | None) -> str:
-    """Check a model file against ``expected`` or, if not given, its sidecar.
-
-    A model with neither is accepted (users' own files) and its digest is still returned
-    for the manifest; a mismatch is always an error.
-    """
-    if not model_path.is_file():
-        raise ModelError(f"model file not found: {model_path}")
-    actual = sha256_file(model_path)
-    if expected is None and sidecar_path(model_path).is_file():
-        expected = sidecar_path(model_path).read_text().split()[0]
-    if expected is not None and expected.lower() != actual:
-        raise ModelError(
-            f"model {model_path} fails its sha256 check (expected {expected[:12]}…, "
-            f"got {actual[:12]}…); the file is corrupt or not the recorded model"
-        )
-    return actual
+    @property
+    def input_size_px(self) -> int:
+        return self.generator.input_size
 
 
 def parse_meta(props: dict[str, str], model_path: Path) -> GeneratorMeta:
@@ -95,21 +97,22 @@ def parse_meta(props: dict[str, str], model_path: Path) -> GeneratorMeta:
             f"{model_path}: unsupported normalisation {props.get(KEY_NORMALIZATION)!r}"
         )
     try:
-        size = int(props[KEY_INPUT_SIZE])
-        stride = int(props.get(KEY_STRIDE, "1"))
-        config = json.loads(props[KEY_GENERATOR_CONFIG])
+        config = GeneratorConfig.from_dict(json.loads(props[KEY_GENERATOR_CONFIG]))
+        size = int(props.get(KEY_INPUT_SIZE, config.input_size))
+        stride = int(props.get(KEY_STRIDE, config.stride))
         provenance = json.loads(props.get(KEY_PROVENANCE, "{}"))
         parity = json.loads(props.get(KEY_PARITY, "{}"))
-    except (KeyError, ValueError) as err:
+    except (KeyError, TypeError, ValueError) as err:
         raise ModelError(f"{model_path}: malformed streamproc metadata ({err})") from None
-    if size <= 0 or size % stride:
-        raise ModelError(f"{model_path}: input size {size} is not a multiple of stride {stride}")
+    if (size, stride) != (config.input_size, config.stride):
+        raise ModelError(
+            f"{model_path}: metadata input size {size} / stride {stride} disagree with its "
+            f"generator config ({config.input_size} / {config.stride})"
+        )
     return GeneratorMeta(
-        input_size_px=size,
+        generator=config,
         precision=props.get(KEY_PRECISION, "fp32"),
-        stride=stride,
         dynamic_spatial=props.get(KEY_DYNAMIC_SPATIAL) == "1",
-        generator_config=config,
         provenance=provenance,
         parity=parity,
     )

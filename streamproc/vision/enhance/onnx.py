@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from streamproc.audit.hashing import verify_sha256
 from streamproc.core.config import EnhanceConfig
 from streamproc.core.errors import ModelError
 from streamproc.vision.enhance import model_meta
@@ -109,7 +110,7 @@ class GeneratorRunner:
 
     def __init__(self, model_path: Path, config: EnhanceConfig) -> None:
         self.model_path = model_path
-        self.model_sha256 = model_meta.verify_sha256(model_path, config.model_sha256 or None)
+        self.model_sha256 = verify_sha256(model_path, config.model_sha256 or None)
         self.session = create_session(model_path, config)
         props = self.session.get_modelmeta().custom_metadata_map
         self.meta: GeneratorMeta = model_meta.parse_meta(props, model_path)
@@ -134,6 +135,11 @@ class GeneratorRunner:
         if not outputs or outputs[0].name != model_meta.OUTPUT_NAME:
             raise ModelError(f"{self.model_path.name}: expected an output named 'output'")
         self.input_dtype = np.float16 if inputs[0].type == "tensor(float16)" else np.float32
+        if (self.input_dtype == np.float16) != (self.meta.precision == "fp16"):
+            raise ModelError(
+                f"{self.model_path.name}: metadata says {self.meta.precision} but the input "
+                f"is {inputs[0].type}"
+            )
 
     @property
     def input_size_px(self) -> int:

@@ -17,12 +17,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from streamproc.audit.hashing import sha256_file
 from streamproc.audit.manifest import manifest_path as manifest_of
 from streamproc.core.config import config_from_dict
 from streamproc.core.errors import InputError
 from streamproc.io.sinks.rotating import part_path
 from streamproc.run.job import Job
-from streamproc.vision.enhance.model_meta import sha256_file
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ def verify(manifest_path: Path, input_override: Path | None = None) -> VerifyRes
     config = config_from_dict(_rerun_config(doc))
     with tempfile.TemporaryDirectory(prefix="streamproc-verify-") as tmp:
         rerun_out = Path(tmp) / output_path.name
-        job = Job(str(input_path), config, rerun_out)
+        job = Job([str(input_path)], config, rerun_out)
         job.start()
         job.pipeline.join()  # the whole re-run; finish() only bounds the shutdown
         job.finish("finished")
