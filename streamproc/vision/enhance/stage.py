@@ -32,6 +32,16 @@ def resolve_generator(config: EnhanceConfig) -> Path:
     return path
 
 
+def generator_runner(config: EnhanceConfig) -> GeneratorRunner:
+    """ONNX Runtime's runner, or (``enhance.runtime: torch``) the same file on torch."""
+    path = resolve_generator(config)
+    if config.runtime == "torch":
+        from streamproc.vision.enhance.torch_graph import TorchGeneratorRunner
+
+        return TorchGeneratorRunner(path, config)
+    return GeneratorRunner(path, config)
+
+
 def auto_steps(height_px: float, config: EnhanceConfig) -> tuple[str, ...]:
     """``auto``: the enhancer(s) for a face this tall; () leaves it as it is. The bands come
     from the evaluation (model card): below ``auto_min_face_px`` nothing kept identity."""
@@ -50,9 +60,7 @@ class EnhanceStage:
         uses_classical = config.mode in ("classical", "both", "auto")
         uses_generator = config.mode in ("generator", "both", "auto")
         self.classical = ClassicalEnhancer(config) if uses_classical else None
-        self.generator = (
-            GeneratorRunner(resolve_generator(config), config) if uses_generator else None
-        )
+        self.generator = generator_runner(config) if uses_generator else None
         self.faces_enhanced = 0
 
     def process(self, packets: list[FramePacket]) -> list[FramePacket]:
