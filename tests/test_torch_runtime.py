@@ -95,3 +95,17 @@ def test_run_with_torch_runtime_writes_the_same_frames(face_clip, tiny_generator
     assert diff <= 2  # the same pixels, up to a rounding at the uint8 boundary
     config = load_config(None, [f"enhance.model={tiny_generator}", "enhance.runtime=torch"])
     assert config.enhance.runtime == "torch"
+
+
+def test_gpu_bench_runs_on_the_cpu(tiny_generator, tmp_path):
+    """The script prepared for the lent GPU machine works (here on the CPU)."""
+    import json
+
+    from benchmarks.gpu_generator import main
+
+    out = tmp_path / "gpu.json"
+    args = ["--model", str(tiny_generator), "--providers", "cpu", "--batches", "1,4"]
+    assert main([*args, "--seconds", "0.2", "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["device"] == "cpu" and [r["batch"] for r in doc["rows"]] == [1, 4]
+    assert all(r["faces_per_s"] > 0 for r in doc["rows"])
