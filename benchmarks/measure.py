@@ -110,7 +110,7 @@ def decode_encode_fps(clip: Path, config: Config) -> dict[str, float]:
         source = FileSource(clip, config.source)
         sink = FileSink(Path(tmp) / "ceiling.mp4", source.info, config.output, live=False)
         camera = Camera("0", source, [sink], config)
-        pipeline = Pipeline([camera], (PassThrough(),) * 3, config)
+        pipeline = Pipeline([camera], PassThrough(), [PassThrough()], config)
         t0 = time.perf_counter()
         pipeline.start()
         pipeline.join()

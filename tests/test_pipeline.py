@@ -110,8 +110,7 @@ def engine(
         ],
     )
     camera = Camera("0", source, [sink], config)
-    stages = (Passing("detect"), enhancer, Passing("composite"))
-    return Pipeline([camera], stages, config)
+    return Pipeline([camera], Passing("detect"), [enhancer, Passing("composite")], config)
 
 
 def no_pipeline_threads() -> bool:

@@ -212,14 +212,16 @@ class Pipeline:
     def __init__(
         self,
         cameras: Sequence[Camera],
-        stages: tuple[Stage, Stage, Stage],
+        detector: Stage,
+        stages: Sequence[Stage],
         config: Config,
         unopened: Sequence[dict[str, str]] = (),
         every_n_frames: int | None = None,
     ) -> None:
-        """``stages``: (detector, enhancer, compositor), shared by every camera; the
-        detector detects every frame it is given (``every_n_frames``, default
-        ``detect.every_n_frames``, is applied per camera here)."""
+        """``detector`` and ``stages`` (the enhance worker's chain: e.g. fuse, enhance,
+        composite) are shared by every camera. The detector detects every frame it is
+        given: ``every_n_frames`` (default ``detect.every_n_frames``) is applied per camera
+        here."""
         self.config = config
         self.shared = PipelineStats()  # the shared stages' timings, all cameras together
         self.stop = threading.Event()
@@ -233,7 +235,7 @@ class Pipeline:
         self._in_flight_lock = threading.Lock()
         self.cameras = list(cameras)
         self.unopened = list(unopened)  # {"id", "name", "error"} per skipped camera
-        self.detector, self.enhancer, self.compositor = stages
+        self.detector, self.stages = detector, list(stages)
         self.every_n_frames = every_n_frames or config.detect.every_n_frames
         self.max_frames = max(config.enhance.max_batch_frames, len(self.cameras))
         self._in_flight = {cam.id: 0 for cam in self.cameras}
@@ -283,8 +285,10 @@ class Pipeline:
                 self._put(cam.inbox, EOS)
             self._wake.set()
 
-    def _take(self, active: list[Camera], start: int) -> tuple[list[FramePacket], list[Camera]]:
-        """Round-robin: at most one frame per camera per pass, until the batch is full.
+    def _take(
+        self, active: list[Camera], start: int, limit: int
+    ) -> tuple[list[FramePacket], list[Camera]]:
+        """Round-robin: at most one frame per camera per pass, up to ``limit`` frames.
 
         A camera whose output queue is full (with its frames in flight) is skipped, never
         waited on, so a slow writer holds back only its own camera. Each frame taken
@@ -301,11 +305,11 @@ class Pipeline:
                 for cam in active
             }
         progress = True
-        while progress and len(packets) < self.max_frames:
+        while progress and len(packets) < limit:
             progress = False
             for k in range(len(active)):
                 cam = active[(start + k) % len(active)]
-                if cam in ended or room[cam.id] <= 0 or len(packets) >= self.max_frames:
+                if cam in ended or room[cam.id] <= 0 or len(packets) >= limit:
                     continue
                 try:
                     item = cam.inbox.get_nowait()
@@ -329,7 +333,7 @@ class Pipeline:
             if self.abort.is_set():
                 return [], []
             self._wake.clear()
-            packets, ended = self._take(active, start)
+            packets, ended = self._take(active, start, self.max_frames)
             if not (packets or ended):
                 self._wake.wait(POLL_S)
         deadline = time.monotonic() + self.config.enhance.max_wait_ms / 1000
@@ -339,7 +343,8 @@ class Pipeline:
                 break
             self._wake.clear()
             self._wake.wait(max(0.0, deadline - time.monotonic()))
-            more, more_ended = self._take(still, start)
+            # Only what still fits: the batch never grows past max_frames.
+            more, more_ended = self._take(still, start, self.max_frames - len(packets))
             packets += more
             ended += more_ended
         return packets, ended
@@ -443,8 +448,8 @@ class Pipeline:
         originals = [
             p.image.copy() if cams[p.source_id].preview is not None else None for p in packets
         ]
-        self._timed("enhance", packets, self.enhancer.process)
-        self._timed("composite", packets, self.compositor.process)
+        for stage in self.stages:
+            self._timed(stage.name, packets, stage.process)
         for packet, original in zip(packets, originals, strict=True):
             cam = cams[packet.source_id]
             # The slot was reserved in _take: this never waits on a slow camera.
@@ -494,8 +499,8 @@ class Pipeline:
         self.shared.status, self.shared.started_s = "running", now
         for cam in self.cameras:
             cam.stats.status, cam.stats.started_s = "running", now
-            names = ("detect", "track", "enhance", "composite", "write")
-            for name in names if cam.tracker is not None else names[:1] + names[2:]:
+            tracked = ("detect", "track") if cam.tracker is not None else ("detect",)
+            for name in (*tracked, *(stage.name for stage in self.stages), "write"):
                 cam.stats.stage(name)  # in pipeline order, for the dashboard and summary
             self._threads.start(f"read-{cam.id}", self._read, cam)
             self._threads.start(f"write-{cam.id}", self._write, cam)
@@ -532,7 +537,7 @@ class Pipeline:
             now = time.monotonic()
             self.shared.finished_s = now
             errors = []
-            for closer in (self.detector.close, self.enhancer.close, self.compositor.close):
+            for closer in (self.detector.close, *(stage.close for stage in self.stages)):
                 try:
                     closer()
                 except Exception as err:  # noqa: BLE001

@@ -150,7 +150,8 @@ class Job:
         except BaseException:
             self._close(opened)
             raise
-        self.models = models_info(None if self.whole else stages[0], stages[1].generator)
+        detector, enhancer, compositor = stages
+        self.models = models_info(None if self.whole else detector, enhancer.generator)
         self.recordings = [rec for _, _, rec in opened]
         try:
             cameras = [self._camera(i, source, rec, preview) for i, source, rec in opened]
@@ -159,7 +160,10 @@ class Job:
                 stage.close()
             self._close(opened)
             raise
-        self.pipeline = Pipeline(cameras, stages, config, unopened, 1 if self.whole else None)
+        every_n = 1 if self.whole else None
+        self.pipeline = Pipeline(
+            cameras, detector, [enhancer, compositor], config, unopened, every_n
+        )
 
     # -- building ------------------------------------------------------------------------
     def _open(self, spec: str, wait_for_camera: bool) -> Source:
