@@ -72,6 +72,7 @@ from streamproc.run.job import (
 from streamproc.vision.composite import Compositor
 from streamproc.vision.detect import FaceDetector
 from streamproc.vision.enhance.stage import EnhanceStage
+from streamproc.vision.fuse import FaceFusion  # fusion (#14)
 from streamproc.vision.track import FaceTracker
 
 log = logging.getLogger(__name__)
@@ -280,6 +281,8 @@ class MultiPipeline:
         self.max_frames = max(config.enhance.max_batch_frames, len(self.cameras))
         self._in_flight = {cam.id: 0 for cam in self.cameras}
         self._cams = {cam.id: cam for cam in self.cameras}
+        # fusion (#14): per-track crop buffers, in the enhance worker (frames come in order)
+        self.fuser = FaceFusion(config.fuse, config.enhance) if config.fuse.enabled else None
 
     @property
     def stats(self) -> PipelineStats:
@@ -548,6 +551,8 @@ class MultiPipeline:
     def _enhance(self, packets: list[FramePacket], cams: dict[str, Camera]) -> None:
         """Enhance + composite frames (one call each) and hand each to its camera."""
         originals = [p.image.copy() if self._preview else None for p in packets]
+        if self.fuser is not None:  # fusion (#14)
+            self._timed("fuse", packets, self.fuser.process)
         self._timed("enhance", packets, self.enhancer.process)
         self._timed("composite", packets, self.compositor.process)
         for packet, original in zip(packets, originals, strict=True):
@@ -577,6 +582,7 @@ class MultiPipeline:
                 cam.stats.frames_out += 1
                 cam.stats.faces += len(item.faces)
                 cam.stats.faces_enhanced += sum(f.enhanced is not None for f in item.faces)
+                cam.stats.faces_fused += sum(f.fused_frames > 1 for f in item.faces)  # #14
                 cam.stats.latency_ms.append(1000 * (time.monotonic() - item.capture_s))
                 if cam.record is not None:
                     cam.record(item)
@@ -600,6 +606,8 @@ class MultiPipeline:
         for cam in self.cameras:
             cam.stats.status, cam.stats.started_s = "running", now
             names = ("detect", "track", "enhance", "composite", "write")
+            if self.fuser is not None:  # fusion (#14)
+                names = ("detect", "track", "fuse", "enhance", "composite", "write")
             for name in names if cam.tracker is not None else names[:1] + names[2:]:
                 cam.stats.stage(name)  # in pipeline order, for the dashboard and summary
             self._threads.start(f"read-{cam.id}", self._read, cam)
