@@ -147,9 +147,14 @@ def test_buffers_are_bounded_and_dropped_with_their_track(k):
         fuser.process([p])
         assert all(f.fused_frames <= min(k, index + 1) for f in p.faces)
         assert fuser.buffered("0", 0) == min(k - 1, index + 1)
-    fuser.process([packet(99, noisy(clean, 8.0, rng), (BOX,), (0,))])
-    assert fuser.tracks == 1  # track 1 left the frame: its crops are gone
-    fuser.process([FramePacket(100, 100, Fraction(1, 25), clean.astype(np.uint8), 0.0, [])])
+    last = 3 * k + 1
+    # Track 1 leaves: its crops are kept for K frames (a missed detection), then dropped.
+    for index in range(last + 1, last + k + 2):
+        fuser.process([packet(index, noisy(clean, 8.0, rng), (BOX,), (0,))])
+        assert fuser.tracks == (2 if index <= last + k else 1)
+    empty = clean.astype(np.uint8)
+    for index in range(last + k + 2, last + 2 * k + 3):
+        fuser.process([FramePacket(index, index, Fraction(1, 25), empty, 0.0, [])])
     assert fuser.tracks == 0
 
 

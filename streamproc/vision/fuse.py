@@ -25,6 +25,7 @@ import numpy as np
 
 from streamproc.core.config import EnhanceConfig, FuseConfig
 from streamproc.core.packet import Face, FramePacket
+from streamproc.vision.enhance.classical import estimate_noise_sigma
 from streamproc.vision.enhance.crops import (
     CropBox,
     ellipse_radius,
@@ -64,6 +65,7 @@ class TrackBuffer:
 
     def __init__(self, capacity: int) -> None:
         self.entries: deque[StoredCrop] = deque(maxlen=max(0, capacity))
+        self.last_index = -1  # the source frame index the track was last seen in
 
     def push(self, image: np.ndarray, box: CropBox) -> None:
         if self.entries.maxlen == 0:
@@ -147,6 +149,17 @@ def correlation(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
     return float((x * y).sum() / denom) if denom > 1e-6 else 0.0
 
 
+def expected_correlation(current_lp: np.ndarray, noise_sigma: float, side_px: int, region) -> float:
+    """The correlation two crops of the *same* face reach through this much noise: S / (S + N)
+    for signal variance S and the low-passed noise's variance N. A fixed threshold would
+    refuse every frame of a dark, noisy face (the case fusion is for) or accept strangers
+    on clean ones; the threshold is this times ``fuse.min_correlation``."""
+    blur_px = max(0.8, side_px / 48)
+    noise_var = (noise_sigma / (2 * np.sqrt(np.pi) * blur_px)) ** 2  # white noise, low-passed
+    signal_var = max(0.0, float(current_lp[region].var()) - noise_var)
+    return signal_var / (signal_var + noise_var) if signal_var > 0 else 0.0
+
+
 def face_window(side_px: int, margin: float) -> np.ndarray:
     """(S, S) weights: 1 in the face ellipse, a smooth fall-off to 0 at 1.5x its radius."""
     radius = ellipse_radius(side_px, side_px, face_box_in_crop(side_px, side_px, margin))
@@ -167,6 +180,8 @@ def fuse_crop(
     current_lp = lowpass(luma(current), side)
     window = face_window(side, margin)
     region = window >= 1.0
+    expected = expected_correlation(current_lp, estimate_noise_sigma(crop), side, region)
+    threshold = config.min_correlation * expected
     total = current.copy()
     weight_sum = np.ones((side, side), np.float32)
     verdicts = []
@@ -183,7 +198,7 @@ def fuse_crop(
         aligned = resample(stored, side, shift)
         aligned_lp = lowpass(luma(aligned), side)
         corr = correlation(current_lp, aligned_lp, region)
-        if corr < config.min_correlation:
+        if corr < threshold:
             verdicts.append(Verdict(False, shift, corr, "does not match"))
             continue
         diff = aligned_lp - current_lp
@@ -200,9 +215,10 @@ class FaceFusion:
     """The fuse stage, between track and enhance: sets each tracked face's ``crop`` (and
     ``crop_box``) to its fused crop and ``fused_frames`` to the frames merged into it.
 
-    Buffers are per (camera, track) and dropped as soon as a frame of that camera comes
-    without the track: a face seen again later starts afresh rather than merging crops
-    from before a gap. Faces the enhancer leaves alone (taller than ``enhance.max_face_px``)
+    Buffers are per (camera, track). A track missing from a frame keeps its buffer for
+    ``fuse.frames`` frames (the detector misses a small dark face now and then, and
+    ByteTrack gives it back its id); after that it is dropped, so memory is bounded by the
+    faces in view. Faces the enhancer leaves alone (taller than ``enhance.max_face_px``)
     and faces larger than ``fuse.max_face_px`` are not fused.
     """
 
@@ -218,15 +234,16 @@ class FaceFusion:
         if not self.config.enabled:
             return packets
         for packet in packets:
-            seen = set()
             for face in packet.faces:
                 if face.track_id < 0 or face.height_px > self.enhance_max_px:
                     continue
                 key = (packet.source_id, face.track_id)
-                seen.add(key)
                 self._fuse(packet.image, face, key)
-            for key in [k for k in self._tracks if k[0] == packet.source_id and k not in seen]:
-                del self._tracks[key]
+                self._tracks[key].last_index = packet.index
+            oldest = packet.index - self.config.frames
+            for key, buffer in list(self._tracks.items()):
+                if key[0] == packet.source_id and buffer.last_index < oldest:
+                    del self._tracks[key]
         return packets
 
     def _fuse(self, image: np.ndarray, face: Face, key: tuple[str, int]) -> None:
