@@ -185,7 +185,7 @@ class FuseConfig:
     # another face, an occlusion or a turned head: not merged.
     min_correlation: float = 0.85
     # Per pixel, a past crop's weight halves ~1.2 robust spreads of its difference x this.
-    robust_sigmas: float = 2.5
+    robust_sigmas: float = 1.5
 
     def __post_init__(self) -> None:
         if self.registration not in REGISTRATIONS:
