@@ -57,6 +57,8 @@ MOTION_BLUR_PX = 2.5  # along the drift, at frame resolution
 DRIFT_PX = (0.7, 0.3)  # per frame, plus a slow sway
 FACE_SIZES_PX = (24, 28, 32)
 REG_METHODS = ("none", "phase", "ecc", "phase+ecc")
+GRID_TILE_PX = 96
+GRID_HEADER_PX = 18  # eval_report's label bar
 HELD_OUT = Path(__file__).resolve().parents[1] / "data" / "faceset" / "test"  # 72 people
 
 
@@ -593,7 +595,7 @@ def fusion_eval(args: Any, command: str) -> dict[str, Any]:
         clips["elapsed_s"] = round(time.perf_counter() - t0, 1)
         result["clips"][name] = clips
         slug = name.replace(" ", "_")
-        report.write_grid(args.out / f"fusion_grid_{slug}.png", grid, tile_px=96)
+        report.write_grid(args.out / f"fusion_grid_{slug}.png", grid, tile_px=GRID_TILE_PX)
         print(f"  clips, {name}: {clips['elapsed_s']} s", flush=True)
     if not args.no_pair:
         t0 = time.perf_counter()
@@ -727,3 +729,18 @@ def markdown(result: dict[str, Any]) -> str:
                 f"| {fl['off']:.2f} | {fl['on']:.2f} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def readme_figure(grid_png: Path, out_png: Path, rows: int = 6) -> None:
+    """The first ``rows`` faces of a fusion grid (header kept): the README's picture."""
+    grid = cv2.imread(str(grid_png))
+    if grid is None:
+        raise FileNotFoundError(grid_png)
+    cv2.imwrite(str(out_png), grid[: GRID_HEADER_PX + rows * GRID_TILE_PX])
+
+
+if __name__ == "__main__":
+    import sys
+
+    # python -m benchmarks.eval_fusion GRID.png OUT.png [ROWS]
+    readme_figure(Path(sys.argv[1]), Path(sys.argv[2]), *(int(a) for a in sys.argv[3:4]))

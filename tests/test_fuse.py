@@ -164,7 +164,11 @@ def test_off_or_untracked_leaves_faces_alone():
     FaceFusion(FuseConfig(False), ENHANCE).process([off])
     untracked = packet(0, image, track_ids=(-1,))
     FaceFusion(FuseConfig(True), ENHANCE).process([untracked])
-    for p in (off, untracked):
+    too_big = FaceFusion(FuseConfig(True, max_face_px=FACE_PX - 1), ENHANCE)
+    big = packet(0, image)
+    too_big.process([big])
+    assert too_big.tracks == 0  # neither fused nor stored
+    for p in (off, untracked, big):
         assert p.faces[0].crop is None and p.faces[0].fused_frames == 0
 
 

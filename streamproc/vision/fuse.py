@@ -235,7 +235,10 @@ class FaceFusion:
             return packets
         for packet in packets:
             for face in packet.faces:
-                if face.track_id < 0 or face.height_px > self.enhance_max_px:
+                # Larger faces are neither fused nor stored (a 400 px face would cost ~10 MB
+                # a stored crop); the enhancer cuts their crops as it does without fusion.
+                too_big = face.height_px > min(self.config.max_face_px, self.enhance_max_px)
+                if face.track_id < 0 or too_big:
                     continue
                 key = (packet.source_id, face.track_id)
                 self._fuse(packet.image, face, key)
@@ -252,7 +255,7 @@ class FaceFusion:
             buffer = self._tracks[key] = TrackBuffer(self.config.frames - 1)
         box = square_box(face.box_xyxy, self.margin)
         crop = extract(image, box)
-        if face.height_px <= self.config.max_face_px and len(buffer):
+        if len(buffer):
             fused, verdicts = fuse_crop(crop, list(buffer.entries), self.config, self.margin)
             face.fused_frames = 1 + sum(v.used for v in verdicts)
         else:
