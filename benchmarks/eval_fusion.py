@@ -215,10 +215,12 @@ def run_pipeline(clip: Path, out: Path, config: Config) -> dict[str, Any]:
     return json.loads((out.parent / (out.name + ".manifest.json")).read_text())
 
 
-def pipeline_config(fuse: bool, providers: tuple[str, ...], generator: Path | None) -> Config:
+def pipeline_config(
+    fuse: bool, providers: tuple[str, ...], generator: Path | None, mode: str = "auto"
+) -> Config:
     """The defaults, except: the detector at 320 px (192x144 frames), no AI-enhanced label
     (it would sit on the pixels scored), the generator given, fusion on or off."""
-    enhance: dict[str, Any] = {"providers": list(providers)}
+    enhance: dict[str, Any] = {"providers": list(providers), "mode": mode}
     if generator is not None:
         enhance["model"] = str(generator)
     return config_from_dict(
@@ -240,6 +242,7 @@ def clips_study(
     generator: Path | None,
     metrics: Any,
     light: dict[str, float],
+    mode: str = "auto",
 ) -> dict[str, Any]:
     """Each face as a moving low-light clip, run with fusion off and on; scored."""
     per_clip = []
@@ -265,7 +268,8 @@ def clips_study(
         ms: dict[str, dict[str, float]] = {}
         for label, fuse in (("fusion off", False), ("fusion on", True)):
             out = work / f"clip{index:02d}.{'on' if fuse else 'off'}.mp4"
-            manifest = run_pipeline(clip, out, pipeline_config(fuse, providers, generator))
+            config = pipeline_config(fuse, providers, generator, mode)
+            manifest = run_pipeline(clip, out, config)
             outputs[label] = read_rgb(out)
             stages = manifest["stats"]["stages"]
             ms[label] = {k: v["ms_per_frame"] for k, v in stages.items()}
@@ -567,11 +571,12 @@ def fusion_eval(args: Any, command: str) -> dict[str, Any]:
             "drift_px_per_frame": DRIFT_PX,
             "fuse": dataclasses.asdict(fuse),
             "generator": None if args.generator is None else str(args.generator),
+            "enhance_mode": args.fusion_enhance,
         },
         "registration": {},
         "clips": {},
     }
-    for name, light in LIGHTS.items():
+    for name, light in LIGHTS.items() if not args.fusion_no_registration else ():
         t0 = time.perf_counter()
         entry = registration_study(faces, fuse.frames, args.seed, fuse, light)
         entry["elapsed_s"] = round(time.perf_counter() - t0, 1)
@@ -590,6 +595,7 @@ def fusion_eval(args: Any, command: str) -> dict[str, Any]:
                 args.generator,
                 metrics,
                 light,
+                args.fusion_enhance,
             )
         grid = clips.pop("grid")
         clips["elapsed_s"] = round(time.perf_counter() - t0, 1)
@@ -597,7 +603,7 @@ def fusion_eval(args: Any, command: str) -> dict[str, Any]:
         slug = name.replace(" ", "_")
         report.write_grid(args.out / f"fusion_grid_{slug}.png", grid, tile_px=GRID_TILE_PX)
         print(f"  clips, {name}: {clips['elapsed_s']} s", flush=True)
-    if not args.no_pair:
+    if not args.no_pair and not args.fusion_no_registration:
         t0 = time.perf_counter()
         result["carphone"] = carphone_study(enhance, fuse, args.generator, args.pair_frames)
         result["carphone"]["elapsed_s"] = round(time.perf_counter() - t0, 1)

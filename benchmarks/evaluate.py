@@ -617,6 +617,14 @@ def build_parser() -> argparse.ArgumentParser:
         "defaults to the held-out test identities, --limit picks a subset",
     )
     parser.add_argument("--fusion-frames", type=int, default=32, help="frames per fusion clip")
+    parser.add_argument(
+        "--fusion-enhance", default="auto", help="enhance.mode of the fusion clips' runs"
+    )
+    parser.add_argument(
+        "--fusion-no-registration",
+        action="store_true",
+        help="--fusion: only the clips (no registration study, no carphone)",
+    )
     return parser
 
 
@@ -661,7 +669,7 @@ def _fusion(args: argparse.Namespace, command: str) -> int:
     (args.out / "fusion.json").write_text(json.dumps(result, indent=1) + "\n")
     (args.out / "fusion.md").write_text(text)
     print(text)
-    print(f"wrote {args.out}/fusion.json, fusion.md, fusion_grid.png")
+    print(f"wrote {args.out}/fusion.json, fusion.md, fusion_grid_*.png")
     return 0
 
 
