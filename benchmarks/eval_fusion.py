@@ -153,7 +153,7 @@ def fuse_stage_only(frames: list[np.ndarray], boxes: list[np.ndarray]) -> list[n
     from streamproc.vision.enhance.crops import visible_region
     from streamproc.vision.fuse import FaceFusion
 
-    fuser = FaceFusion(FuseConfig(enabled=True), EnhanceConfig())
+    fuser = FaceFusion(FuseConfig(enabled=True, min_noise_sigma=0.0), EnhanceConfig())
     out = []
     for k, (rgb, box) in enumerate(zip(frames, boxes, strict=True)):
         bgr = np.ascontiguousarray(rgb[:, :, ::-1])
@@ -228,7 +228,8 @@ def pipeline_config(
             "detect": {"imgsz": 320},
             "enhance": enhance,
             "composite": {"marker": False},
-            "fuse": {"enabled": fuse},
+            # The stage itself, ungated: the noise gate's threshold is chosen from this.
+            "fuse": {"enabled": fuse, "min_noise_sigma": 0.0},
         }
     )
 
@@ -552,7 +553,7 @@ def fusion_eval(args: Any, command: str) -> dict[str, Any]:
     faces_dir = args.faces or HELD_OUT
     picked = select_faces(faces_dir, args.limit)
     faces = [(p.stem, load_rgb(p, 128)) for _, p in picked]
-    fuse = FuseConfig(enabled=True)
+    fuse = FuseConfig(enabled=True, min_noise_sigma=0.0)
     enhance = EnhanceConfig(providers=tuple(args.providers.split(",")))
     if args.generator is None and SHIPPED_MODEL.is_file():
         args.generator = SHIPPED_MODEL  # what the pipeline's auto mode runs

@@ -22,6 +22,13 @@ from streamproc.vision.enhance.crops import ellipse_radius, extract, square_box
 from streamproc.vision.fuse import FaceFusion, StoredCrop, fuse_crop
 
 ENHANCE = EnhanceConfig()
+
+
+def fuse(frames: int = 8, **changes) -> FuseConfig:
+    """Fusion on, every face fused (the default's noise gate is tested on its own)."""
+    return FuseConfig(enabled=True, frames=frames, min_noise_sigma=0.0, **changes)
+
+
 FACE_PX = 40
 BOX = np.array([100.0, 60.0, 100.0 + FACE_PX, 60.0 + FACE_PX], np.float32)
 
@@ -72,7 +79,7 @@ def test_static_face_noise_falls_by_sqrt_k(k):
     rng = np.random.default_rng(k)
     clean = face_frame(face_patches(FACE_PX)[0])
     sigma = 12.0
-    _, faces = run_fusion([noisy(clean, sigma, rng) for _ in range(k)], FuseConfig(True, k))
+    _, faces = run_fusion([noisy(clean, sigma, rng) for _ in range(k)], fuse(k))
     last = faces[-1]
     assert last.fused_frames == k
     clean_crop = extract(clean, last.crop_box)
@@ -100,9 +107,9 @@ def test_drifting_face_is_registered_before_merging():
         ref = extract(cleans[-1], last.crop_box)
         return float(np.sqrt(np.mean((last.crop.astype(np.float32)[region] - ref[region]) ** 2)))
 
-    single = err(FuseConfig(True, 1))
-    registered = err(FuseConfig(True, 8))
-    unregistered = err(FuseConfig(True, 8, registration="none"))
+    single = err(fuse(1))
+    registered = err(fuse(8))
+    unregistered = err(fuse(8, registration="none"))
     assert registered < 0.6 * single
     assert registered < unregistered
 
@@ -111,7 +118,7 @@ def test_a_different_face_is_not_merged():
     rng = np.random.default_rng(2)
     a, b = face_patches(FACE_PX)
     frames = [noisy(face_frame(a), 6.0, rng) for _ in range(5)] + [noisy(face_frame(b), 6.0, rng)]
-    _, faces = run_fusion(frames, FuseConfig(True, 8))
+    _, faces = run_fusion(frames, fuse(8))
     assert faces[4].fused_frames == 5
     stranger = faces[5]
     assert stranger.fused_frames == 1
@@ -130,7 +137,7 @@ def test_a_big_jump_is_not_merged():
     jumped = noisy(face_frame(patch, (side / 3, 0.0)), 6.0, rng)
     near = noisy(face_frame(patch, (1.0, 0.5)), 6.0, rng)
     history = [StoredCrop(extract(f, padded).astype(np.float32), side, pad) for f in (jumped, near)]
-    fused, verdicts = fuse_crop(current, history, FuseConfig(True, 8), ENHANCE.crop_margin)
+    fused, verdicts = fuse_crop(current, history, fuse(8), ENHANCE.crop_margin)
     near_v, jumped_v = verdicts  # newest first
     assert near_v.used and abs(near_v.shift_px[0] - 1.0) < 0.3
     assert not jumped_v.used and jumped_v.reason in ("jump", "does not match")
@@ -140,7 +147,7 @@ def test_a_big_jump_is_not_merged():
 def test_buffers_are_bounded_and_dropped_with_their_track(k):
     rng = np.random.default_rng(4)
     clean = face_frame(face_patches(FACE_PX)[0])
-    fuser = FaceFusion(FuseConfig(True, k), ENHANCE)
+    fuser = FaceFusion(fuse(k), ENHANCE)
     second = BOX + np.float32([80, 0, 80, 0])
     for index in range(3 * k + 2):
         p = packet(index, noisy(clean, 8.0, rng), (BOX, second), (0, 1))
@@ -163,13 +170,23 @@ def test_off_or_untracked_leaves_faces_alone():
     off = packet(0, image)
     FaceFusion(FuseConfig(False), ENHANCE).process([off])
     untracked = packet(0, image, track_ids=(-1,))
-    FaceFusion(FuseConfig(True), ENHANCE).process([untracked])
-    too_big = FaceFusion(FuseConfig(True, max_face_px=FACE_PX - 1), ENHANCE)
+    FaceFusion(fuse(), ENHANCE).process([untracked])
+    too_big = FaceFusion(fuse(max_face_px=FACE_PX - 1), ENHANCE)
     big = packet(0, image)
     too_big.process([big])
     assert too_big.tracks == 0  # neither fused nor stored
     for p in (off, untracked, big):
         assert p.faces[0].crop is None and p.faces[0].fused_frames == 0
+
+
+def test_clean_faces_are_left_alone_by_the_default_noise_gate():
+    """Fusion measured no gain on faces with little noise: the default leaves them as cut."""
+    rng = np.random.default_rng(6)
+    clean = face_frame(face_patches(FACE_PX)[0])
+    frames = [noisy(clean, 2.0, rng) for _ in range(4)] + [noisy(clean, 16.0, rng)]
+    fuser, faces = run_fusion(frames, FuseConfig())
+    assert [f.fused_frames for f in faces] == [1, 1, 1, 1, 5]
+    np.testing.assert_array_equal(faces[3].crop, extract(frames[3], faces[3].crop_box))
 
 
 @pytest.mark.parametrize(
@@ -193,17 +210,20 @@ def run_cli(clip: Path, out: Path, *sets: str) -> dict:
 
 
 def test_cli_fusion_off_is_todays_pixels_and_on_records_fused_frames(face_clip, tmp_path):
-    off = run_cli(face_clip[0], tmp_path / "off.mp4")
+    off = run_cli(face_clip[0], tmp_path / "off.mp4", "fuse.enabled=false")
+    # The default (on, noise-gated) on a clean clip, and fusion with nothing to merge, cut
+    # exactly the crops the enhancer cuts itself: today's pixels.
+    default = run_cli(face_clip[0], tmp_path / "default.mp4")
     nothing_to_merge = run_cli(
-        face_clip[0], tmp_path / "k1.mp4", "fuse.enabled=true", "fuse.frames=1"
+        face_clip[0], tmp_path / "k1.mp4", "fuse.min_noise_sigma=0", "fuse.frames=1"
     )
-    on = run_cli(face_clip[0], tmp_path / "on.mp4", "fuse.enabled=true")
+    on = run_cli(face_clip[0], tmp_path / "on.mp4", "fuse.min_noise_sigma=0")
 
     def hashes(manifest: dict) -> list[str]:
         return [frame["frame_sha256"] for frame in manifest["frames"]]
 
     assert len(hashes(off)) == 24
-    # Fusion with nothing to merge cuts exactly the crops the enhancer cuts itself.
+    assert hashes(default) == hashes(off)
     assert hashes(nothing_to_merge) == hashes(off)
     assert {f["fused_frames"] for fr in off["frames"] for f in fr["faces"]} == {0}
     fused = [f["fused_frames"] for fr in on["frames"] for f in fr["faces"] if f["track_id"] >= 0]

@@ -172,11 +172,16 @@ class EnhanceConfig:
 class FuseConfig:
     """Multi-frame fusion of each tracked face (streamproc.vision.fuse), before enhancing."""
 
-    enabled: bool = False
+    # On by default, gated by noise (min_noise_sigma): docs/eval/fusion.md measured it
+    # helping noisy faces and doing nothing for clean ones.
+    enabled: bool = True
     # Crops merged per face, the current one included (K); memory is K crops per track.
     frames: int = 8
-    # Faces taller than this are not fused (px).
-    max_face_px: int = 64
+    # Faces taller than this are neither fused nor stored (px).
+    max_face_px: int = 48
+    # Crops whose measured noise (grey levels, the estimate the denoiser uses) is below
+    # this are left as they are: there fusion measured no gain (0 = fuse every face).
+    min_noise_sigma: float = 8.0
     # phase | ecc | phase+ecc | none: how past crops are registered to the current one.
     registration: str = "phase+ecc"
     # A past crop whose residual shift exceeds this fraction of the crop side is a jump.
@@ -192,6 +197,7 @@ class FuseConfig:
             raise ConfigError(f"fuse.registration must be one of {REGISTRATIONS}")
         _positive(self, "frames", "max_face_px", "robust_sigmas")
         _in_range(self, "max_shift", 0.0, 1.0, "[]")
+        _in_range(self, "min_noise_sigma", 0.0, None, "[")
         _in_range(self, "min_correlation", -1.0, 1.0, "[]")
 
 

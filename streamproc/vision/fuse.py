@@ -219,7 +219,9 @@ class FaceFusion:
     ``fuse.frames`` frames (the detector misses a small dark face now and then, and
     ByteTrack gives it back its id); after that it is dropped, so memory is bounded by the
     faces in view. Faces the enhancer leaves alone (taller than ``enhance.max_face_px``)
-    and faces larger than ``fuse.max_face_px`` are not fused.
+    and faces larger than ``fuse.max_face_px`` are not fused; nor are crops less noisy than
+    ``fuse.min_noise_sigma`` (they are still stored: the light may fall): on clean faces
+    fusion measured no gain, only cost and a risk of smearing real motion.
     """
 
     name = "fuse"
@@ -255,7 +257,8 @@ class FaceFusion:
             buffer = self._tracks[key] = TrackBuffer(self.config.frames - 1)
         box = square_box(face.box_xyxy, self.margin)
         crop = extract(image, box)
-        if len(buffer):
+        noisy = estimate_noise_sigma(crop) >= self.config.min_noise_sigma
+        if noisy and len(buffer):
             fused, verdicts = fuse_crop(crop, list(buffer.entries), self.config, self.margin)
             face.fused_frames = 1 + sum(v.used for v in verdicts)
         else:
