@@ -746,8 +746,90 @@ def readme_figure(grid_png: Path, out_png: Path, rows: int = 6) -> None:
     cv2.imwrite(str(out_png), grid[: GRID_HEADER_PX + rows * GRID_TILE_PX])
 
 
+# --- 2x fused super-resolution (measured, not adopted) ---------------------------------------
+
+
+def splat_2x(crops: list[np.ndarray], shifts: list[tuple[float, float]]) -> np.ndarray:
+    """Shift-and-add onto a 2x grid (normalised convolution): each low-res pixel lands at
+    its registered sub-pixel position, so K shifted frames sample a finer grid than one."""
+    side = crops[0].shape[0]
+    fine = 2 * side
+    acc = np.zeros((fine, fine, 3), np.float64)
+    weight = np.zeros((fine, fine), np.float64)
+    ys, xs = np.mgrid[0:side, 0:side].astype(np.float64)
+    for crop, (dx, dy) in zip(crops, shifts, strict=True):
+        fx, fy = 2 * (xs + 0.5 - dx) - 0.5, 2 * (ys + 0.5 - dy) - 0.5
+        x0, y0 = np.floor(fx).astype(int), np.floor(fy).astype(int)
+        for ox in (0, 1):
+            for oy in (0, 1):
+                wx = 1 - np.abs(fx - (x0 + ox))
+                wy = 1 - np.abs(fy - (y0 + oy))
+                xi, yi = x0 + ox, y0 + oy
+                ok = (xi >= 0) & (xi < fine) & (yi >= 0) & (yi < fine)
+                w = (wx * wy)[ok]
+                np.add.at(weight, (yi[ok], xi[ok]), w)
+                np.add.at(acc, (yi[ok], xi[ok]), crop.astype(np.float64)[ok] * w[:, None])
+    blur = (0, 0)
+    acc = cv2.GaussianBlur(acc, blur, 0.8)
+    weight = cv2.GaussianBlur(weight, blur, 0.8)
+    return np.clip(acc / np.maximum(weight, 1e-6)[:, :, None] + 0.5, 0, 255).astype(np.uint8)
+
+
+def sr_study(faces: list[tuple[str, np.ndarray]], seed: int) -> dict[str, Any]:
+    """Per light: PSNR against the clean render at 2x of (a) one frame upscaled, (b) the
+    fuse stage's crop upscaled (bicubic), (c) the same frames shift-and-added at 2x."""
+    out: dict[str, Any] = {}
+    for name, light in LIGHTS.items():
+        rows: dict[str, list[float]] = {"single": [], "fused then 2x": [], "fused at 2x": []}
+        for index, (_, face) in enumerate(faces):
+            rng = np.random.default_rng([seed, 2000 + index])
+            face_px = FACE_SIZES_PX[index % len(FACE_SIZES_PX)]
+            crops, _, offsets = burst(face, face_px, 8, rng, light)
+            side_px = round(face_px / FACE_FRACTION)
+            pad = max(2, round(0.25 * side_px))
+            side = crops[0].shape[0] - 2 * pad
+            full2 = 2 * (side_px + 2 * pad)
+            canvas = np.full((full2, full2, 3), 0.45, np.float32)
+            warped, alpha = place(face, 2 * side_px, (full2 / 2, full2 / 2), canvas.shape)
+            clean2 = canvas * (1 - alpha) + warped * alpha
+            clean2 = np.clip(np.rint(clean2 * 255), 0, 255).astype(np.uint8)[:, :, ::-1]
+            clean2 = clean2[2 * pad : 2 * pad + 2 * side, 2 * pad : 2 * pad + 2 * side]
+            current = crops[-1][pad:-pad, pad:-pad]
+            stored = [StoredCrop(c.astype(np.float32), side, pad) for c in crops[:-1]]
+            cfg = FuseConfig(enabled=True, min_noise_sigma=0.0)
+            fused, verdicts = fuse_crop(current, stored, cfg, 0.3)
+            used = [
+                (c, v.shift_px)
+                for c, v in zip(reversed(crops[:-1]), verdicts, strict=True)
+                if v.used
+            ]
+            lows = [current] + [c[pad:-pad, pad:-pad] for c, _ in used]
+            shifts = [(0.0, 0.0)] + [sh for _, sh in used]
+            up = (2 * side, 2 * side)
+            rows["single"].append(
+                crop_psnr(cv2.resize(current, up, cv2.INTER_CUBIC), clean2, 2 * side)
+            )
+            rows["fused then 2x"].append(
+                crop_psnr(cv2.resize(fused, up, interpolation=cv2.INTER_CUBIC), clean2, 2 * side)
+            )
+            rows["fused at 2x"].append(crop_psnr(splat_2x(lows, shifts), clean2, 2 * side))
+        out[name] = {k: float(np.mean(v)) for k, v in rows.items()}
+    return out
+
+
 if __name__ == "__main__":
+    import json
     import sys
 
-    # python -m benchmarks.eval_fusion GRID.png OUT.png [ROWS]
-    readme_figure(Path(sys.argv[1]), Path(sys.argv[2]), *(int(a) for a in sys.argv[3:4]))
+    # python -m benchmarks.eval_fusion figure GRID.png OUT.png [ROWS]
+    # python -m benchmarks.eval_fusion sr FACES_DIR LIMIT OUT.json
+    if sys.argv[1] == "figure":
+        readme_figure(Path(sys.argv[2]), Path(sys.argv[3]), *(int(a) for a in sys.argv[4:5]))
+    elif sys.argv[1] == "sr":
+        from benchmarks.evaluate import select_faces
+        from train.data import load_rgb
+
+        picked = select_faces(Path(sys.argv[2]), int(sys.argv[3]))
+        found = sr_study([(p.stem, load_rgb(p, 128)) for _, p in picked], seed=0)
+        Path(sys.argv[4]).write_text(json.dumps({"command": sys.argv, **found}, indent=1) + "\n")
+        print(json.dumps(found, indent=1))
