@@ -692,7 +692,8 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"Settings: `{settings}`",
         "",
-        f"Fusion: `{result['settings']['fuse']}`",
+        f"Fusion: `{result['settings']['fuse']}` (the stage ungated, `min_noise_sigma` 0: "
+        "the default's noise gate, `fuse.min_noise_sigma`, is chosen from these numbers)",
         "",
         "## Registration (which `fuse.registration`, which `fuse.min_correlation`)",
         "",
