@@ -175,7 +175,9 @@ def test_off_or_untracked_leaves_faces_alone():
     big = packet(0, image)
     too_big.process([big])
     assert too_big.tracks == 0  # neither fused nor stored
-    for p in (off, untracked, big):
+    not_enhanced = packet(0, image)
+    FaceFusion(fuse(), dataclasses.replace(ENHANCE, mode="off")).process([not_enhanced])
+    for p in (off, untracked, big, not_enhanced):
         assert p.faces[0].crop is None and p.faces[0].fused_frames == 0
 
 

@@ -231,10 +231,12 @@ class FaceFusion:
         self.config = config
         self.margin = enhance.crop_margin
         self.enhance_max_px = enhance.max_face_px
+        # With enhance.mode off nothing is pasted: a fused crop would be work for nothing.
+        self.active = config.enabled and enhance.mode != "off"
         self._tracks: dict[tuple[str, int], TrackBuffer] = {}
 
     def process(self, packets: list[FramePacket]) -> list[FramePacket]:
-        if not self.config.enabled:
+        if not self.active:
             return packets
         for packet in packets:
             for face in packet.faces:
