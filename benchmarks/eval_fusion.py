@@ -170,7 +170,11 @@ def write_h264(path: Path, frames_rgb: list[np.ndarray], crf: int) -> None:
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream("libx264", rate=FPS)
         stream.width, stream.height, stream.pix_fmt = FRAME_PX[0], FRAME_PX[1], "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1", "bframes": "0"}
+        # One thread, no lookahead/mb-tree: else libx264's output varies between runs
+        # (train.degrade.h264_roundtrip found the same).
+        stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1", "bframes": "0",
+                          "rc-lookahead": "0", "mbtree": "0"}  # fmt: skip
+        stream.codec_context.thread_count = 1
         for index, image in enumerate(frames_rgb):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
             frame.pts, frame.time_base = index, Fraction(1, FPS)
@@ -228,6 +232,7 @@ def pipeline_config(
             "detect": {"imgsz": 320},
             "enhance": enhance,
             "composite": {"marker": False},
+            "output": {"encoder_threads": 1},  # repeatable encodes run to run
             # The stage itself, ungated: the noise gate's threshold is chosen from this.
             "fuse": {"enabled": fuse, "min_noise_sigma": 0.0},
         }
