@@ -607,6 +607,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes for the dlib descriptors (default: one per CPU)",
     )
     parser.add_argument("--providers", default="cpu", help="ONNX Runtime providers, e.g. cuda,cpu")
+    parser.add_argument(
+        "--fusion",
+        action="store_true",
+        help="instead: multi-frame fusion off vs on (benchmarks/eval_fusion.py); --faces "
+        "defaults to the held-out test identities, --limit picks a subset",
+    )
+    parser.add_argument("--fusion-frames", type=int, default=32, help="frames per fusion clip")
+    parser.add_argument(
+        "--fusion-enhance", default="auto", help="enhance.mode of the fusion clips' runs"
+    )
+    parser.add_argument(
+        "--fusion-no-registration",
+        action="store_true",
+        help="--fusion: only the clips (no registration study, no carphone)",
+    )
     return parser
 
 
@@ -624,6 +639,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.size < 16:
             raise InputError("--size must be at least 16 px")
+        if args.fusion:
+            return _fusion(args, command)
         result = evaluate(args, command)
     except StreamprocError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -636,6 +653,20 @@ def main(argv: list[str] | None = None) -> int:
     report.write_plots(result, args.out)
     print(text)
     print(f"wrote {args.out}/results.json, results.md, grid_*.png and plots")
+    return 0
+
+
+def _fusion(args: argparse.Namespace, command: str) -> int:
+    from benchmarks.eval_fusion import fusion_eval
+    from benchmarks.eval_fusion import markdown as fusion_markdown
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    result = fusion_eval(args, command)
+    text = fusion_markdown(result)
+    (args.out / "fusion.json").write_text(json.dumps(result, indent=1) + "\n")
+    (args.out / "fusion.md").write_text(text)
+    print(text)
+    print(f"wrote {args.out}/fusion.json, fusion.md, fusion_grid_*.png")
     return 0
 
 

@@ -72,6 +72,7 @@ class ManifestRecorder:
                     "track_id": face.track_id,
                     "enhanced": face.enhanced is not None,
                     "enhancer": face.enhancer or None,
+                    "fused_frames": face.fused_frames,
                 }
                 for face in packet.faces
             ],

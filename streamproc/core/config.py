@@ -20,6 +20,7 @@ from streamproc.core.errors import ConfigError
 
 ENHANCE_MODES = ("auto", "classical", "generator", "both", "off")
 PROVIDERS = ("tensorrt", "cuda", "cpu")
+REGISTRATIONS = ("phase", "ecc", "phase+ecc", "none")  # fuse.registration
 X264_PRESETS = (
     "ultrafast",
     "superfast",
@@ -173,6 +174,39 @@ class EnhanceConfig:
 
 
 @dataclass(frozen=True)
+class FuseConfig:
+    """Multi-frame fusion of each tracked face (streamproc.vision.fuse), before enhancing."""
+
+    # On by default, gated by noise (min_noise_sigma): docs/eval/fusion.md measured it
+    # helping noisy faces and doing nothing for clean ones.
+    enabled: bool = True
+    # Crops merged per face, the current one included (K); memory is K crops per track.
+    frames: int = 8
+    # Faces taller than this are neither fused nor stored (px).
+    max_face_px: int = 48
+    # Crops whose measured noise (grey levels, the estimate the denoiser uses) is below
+    # this are left as they are: there fusion measured no gain (0 = fuse every face).
+    min_noise_sigma: float = 8.0
+    # phase | ecc | phase+ecc | none: how past crops are registered to the current one.
+    registration: str = "phase+ecc"
+    # A past crop whose residual shift exceeds this fraction of the crop side is a jump.
+    max_shift: float = 0.2
+    # A past crop whose low-passed face correlates less than this with the current one is
+    # another face, an occlusion or a turned head: not merged.
+    min_correlation: float = 0.85
+    # Per pixel, a past crop's weight halves ~1.2 robust spreads of its difference x this.
+    robust_sigmas: float = 1.5
+
+    def __post_init__(self) -> None:
+        if self.registration not in REGISTRATIONS:
+            raise ConfigError(f"fuse.registration must be one of {REGISTRATIONS}")
+        _positive(self, "frames", "max_face_px", "robust_sigmas")
+        _in_range(self, "max_shift", 0.0, 1.0, "[]")
+        _in_range(self, "min_noise_sigma", 0.0, None, "[")
+        _in_range(self, "min_correlation", -1.0, 1.0, "[]")
+
+
+@dataclass(frozen=True)
 class CompositeConfig:
     """How enhanced crops go back into the frame."""
 
@@ -258,6 +292,7 @@ class Config:
     detect: DetectConfig = field(default_factory=DetectConfig)
     track: TrackConfig = field(default_factory=TrackConfig)
     enhance: EnhanceConfig = field(default_factory=EnhanceConfig)
+    fuse: FuseConfig = field(default_factory=FuseConfig)
     composite: CompositeConfig = field(default_factory=CompositeConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)

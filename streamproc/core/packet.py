@@ -24,6 +24,7 @@ class Face:
     crop: np.ndarray | None = None
     enhanced: np.ndarray | None = None
     enhancer: str = ""  # what made ``enhanced``: "classical", "generator", "classical+generator"
+    fused_frames: int = 0  # frames merged into ``crop`` by the fuse stage (0: not fused)
 
     def __post_init__(self) -> None:
         self.box_xyxy = np.asarray(self.box_xyxy, dtype=np.float32).reshape(4)

@@ -477,6 +477,7 @@ class Pipeline:
                 cam.stats.frames_out += 1
                 cam.stats.faces += len(item.faces)
                 cam.stats.faces_enhanced += sum(f.enhanced is not None for f in item.faces)
+                cam.stats.faces_fused += sum(f.fused_frames > 1 for f in item.faces)
                 cam.stats.latency_ms.append(1000 * (time.monotonic() - item.capture_s))
                 if cam.record is not None:
                     cam.record(item)

@@ -43,6 +43,7 @@ class PipelineStats:
     dropped: int = 0
     faces: int = 0
     faces_enhanced: int = 0
+    faces_fused: int = 0  # faces merged with at least one earlier crop of their track
     stages: dict[str, StageStats] = field(default_factory=dict)
     latency_ms: deque = field(default_factory=lambda: deque(maxlen=2000))
     max_waiting: dict[str, int] = field(default_factory=dict)
@@ -77,6 +78,7 @@ class PipelineStats:
             "dropped": self.dropped,
             "faces": self.faces,
             "faces_enhanced": self.faces_enhanced,
+            "faces_fused": self.faces_fused,
             "elapsed_s": round(self.elapsed_s, 3),
             "fps": round(self.fps, 2),
             "latency_ms_p50": round(self.latency_percentile_ms(50), 1),

@@ -53,6 +53,7 @@ class Dashboard:
             f"fps [bold]{stats.fps:.1f}[/]",
             f"faces/s {stats.faces / elapsed:.1f}",
             f"enhanced {stats.faces_enhanced}",
+            f"fused {stats.faces_fused}",
             f"dropped {stats.dropped}",
             f"latency p50 {stats.latency_percentile_ms(50):.0f} ms "
             f"p95 {stats.latency_percentile_ms(95):.0f} ms",

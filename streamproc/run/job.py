@@ -38,6 +38,7 @@ from streamproc.io.sources.images import ImageSource
 from streamproc.vision.composite import Compositor
 from streamproc.vision.detect import FaceDetector, WholeImageFaces
 from streamproc.vision.enhance.stage import EnhanceStage
+from streamproc.vision.fuse import FaceFusion
 from streamproc.vision.track import FaceTracker
 from streamproc.web.preview import Preview
 
@@ -120,6 +121,8 @@ class Job:
         newest frame for the monitor; ``skip_unopenable``: a live camera that does not
         answer yet is waited for, any other input that cannot be opened is reported (in
         ``pipeline.unopened``) while the others run."""
+        if isinstance(specs, str):  # a str is a sequence too: of one-letter inputs
+            raise TypeError("Job takes a list of inputs, not one string")
         self.config = config
         self.folder = len(specs) > 1 if folder is None else folder
         self.overwrite = overwrite
@@ -150,20 +153,18 @@ class Job:
         except BaseException:
             self._close(opened)
             raise
-        detector, enhancer, compositor = stages
-        self.models = models_info(None if self.whole else detector, enhancer.generator)
+        detector, chain = stages
+        self.models = models_info(None if self.whole else detector, self.enhancer.generator)
         self.recordings = [rec for _, _, rec in opened]
         try:
             cameras = [self._camera(i, source, rec, preview) for i, source, rec in opened]
         except BaseException:
-            for stage in stages:
+            for stage in (detector, *chain):
                 stage.close()
             self._close(opened)
             raise
         every_n = 1 if self.whole else None
-        self.pipeline = Pipeline(
-            cameras, detector, [enhancer, compositor], config, unopened, every_n
-        )
+        self.pipeline = Pipeline(cameras, detector, chain, config, unopened, every_n)
 
     # -- building ------------------------------------------------------------------------
     def _open(self, spec: str, wait_for_camera: bool) -> Source:
@@ -218,10 +219,11 @@ class Job:
         if not self.overwrite:
             reserve_output(rec)
 
-    def _stages(self) -> tuple[Stage, EnhanceStage, Compositor]:
-        """Detector (every frame it is given: the engine applies every_n_frames per
-        camera), enhancer, compositor. With ``--faces`` the whole image is the one face,
-        cut with no margin (the image is the crop)."""
+    def _stages(self) -> tuple[Stage, list[Stage]]:
+        """The detector (every frame it is given: the engine applies every_n_frames per
+        camera), then the enhance worker's chain: fusion (when on; tracked faces only),
+        enhancer, compositor. With ``--faces`` the whole image is the one face, cut with no
+        margin (the image is the crop)."""
         cfg = self.config
         if self.whole:
             detector: Stage = WholeImageFaces(cfg.enhance.max_face_px)
@@ -230,11 +232,14 @@ class Job:
             detector = FaceDetector(dataclasses.replace(cfg.detect, every_n_frames=1))
             enhance_cfg = cfg.enhance
         try:
-            enhancer = EnhanceStage(enhance_cfg)
-            return detector, enhancer, Compositor(cfg.composite, whole_image=self.whole)
+            self.enhancer = EnhanceStage(enhance_cfg)
         except BaseException:
             detector.close()
             raise
+        fuse = cfg.fuse.enabled and not self.whole
+        chain: list[Stage] = [FaceFusion(cfg.fuse, cfg.enhance)] if fuse else []
+        chain += [self.enhancer, Compositor(cfg.composite, whole_image=self.whole)]
+        return detector, chain
 
     def _camera(self, cam_id: str, source: Source, rec: Recording, preview: bool) -> Camera:
         manifest = self.config.output.manifest and rec.path is not None

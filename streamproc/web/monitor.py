@@ -14,6 +14,7 @@ UNOPENED_ZEROS = (
     "dropped",
     "faces",
     "faces_enhanced",
+    "faces_fused",
     "fps",
     "latency_ms_p50",
     "latency_ms_p95",
@@ -39,6 +40,7 @@ def snapshot(pipeline: Pipeline) -> dict[str, Any]:
                 "dropped": s.dropped,
                 "faces": s.faces,
                 "faces_enhanced": s.faces_enhanced,
+                "faces_fused": s.faces_fused,  # multi-frame fusion (#14)
                 "fps": round(s.fps, 2),
                 "latency_ms_p50": round(s.latency_percentile_ms(50), 1),
                 "latency_ms_p95": round(s.latency_percentile_ms(95), 1),

@@ -90,7 +90,8 @@ function update(data) {
     tile.querySelector(".camstats").textContent =
       `frames ${cam.frames_out} | ${cam.fps} fps | latency p50 ${cam.latency_ms_p50} ms ` +
       `p95 ${cam.latency_ms_p95} ms | dropped ${cam.dropped} | faces ${cam.faces} ` +
-      `(${cam.faces_enhanced} enhanced) | reconnects ${cam.reconnects} | ms/frame: ${stages}`;
+      `(${cam.faces_enhanced} enhanced, ${cam.faces_fused} fused) ` +
+      `| reconnects ${cam.reconnects} | ms/frame: ${stages}`;
     const strip = tile.querySelector(".faces");
     strip.replaceChildren(...cam.recent_faces.map((f) => {
       const fig = el("figure");

@@ -71,8 +71,9 @@ class EnhanceStage:
             for face in packet.faces:
                 if face.height_px > self.config.max_face_px:
                     continue
-                face.crop_box = square_box(face.box_xyxy, self.config.crop_margin)
-                face.crop = extract(packet.image, face.crop_box)
+                if face.crop is None:  # else the fuse stage has cut (and fused) it
+                    face.crop_box = square_box(face.box_xyxy, self.config.crop_margin)
+                    face.crop = extract(packet.image, face.crop_box)
                 faces.append(face)
         if not faces:
             return packets
