@@ -343,7 +343,7 @@ def test_unopenable_camera_is_skipped_only_when_asked(face_clip, tmp_path):
     summaries = _run_to_end(job)
     assert [cam.id for cam in job.pipeline.cameras] == ["1"]
     assert summaries[0]["frames_out"] == 24
-    gone, ok = snapshot(job.pipeline)["cameras"][::-1]
+    gone, ok = snapshot(job.pipeline)["cameras"]  # in input order
     assert gone["id"] == "0" and gone["status"] == "failed" and "gone.mp4" in gone["error"]
     assert ok["status"] == "ended"
     with pytest.raises(InputError):  # no camera at all: still an error
@@ -410,7 +410,7 @@ def test_cli_mjpeg_preview_for_each_of_several_inputs(silent_clip, tmp_path, mon
     assert shots[port].shape == (240, 320, 3), shots[port]  # camera 0 on the port
     assert shots[port + 1].shape == (120, 160, 3), shots[port + 1]  # camera 1 on port + 1
     for cam, p in ((0, port), (1, port + 1)):
-        assert f"camera {cam} preview at http://127.0.0.1:{p}/stream.mjpg" in err, err
+        assert f"camera cam{cam} preview at http://127.0.0.1:{p}/stream.mjpg" in err, err
     assert _streamproc_threads() == []
 
 

@@ -185,6 +185,11 @@ class Camera:
         self.preview = Preview(config.serve.jpeg_quality) if preview else None
         self.reader_done = False
         self.error: BaseException | None = None
+        # -- operator #16: the name shown (set by the CLI; default the source's name) and
+        # whether the source ended by itself (a file at its end), not by a stop.
+        self.label = ""
+        self.source_ended = False
+        # -- end operator #16
         # Set by the pipeline once its models are loaded: (status, error) -> manifest header.
         self.header_fn: Callable[[str, BaseException | None], dict[str, Any]] | None = None
         self.sinks = self._sinks() if sinks is None else sinks
@@ -195,7 +200,7 @@ class Camera:
 
     @property
     def name(self) -> str:
-        return self.source.info.name
+        return self.label or self.source.info.name  # operator #16: label
 
     @property
     def status(self) -> str:
@@ -372,6 +377,7 @@ class MultiPipeline:
             for packet in cam.source.frames(self.stop):
                 packet.source_id = cam.id
                 cam.stats.frames_in += 1
+                cam.stats.last_frame_s = time.monotonic()  # operator #16
                 if cam.live:
                     self._put_drop_oldest(cam.inbox, packet, cam.stats)
                 elif not self._put(cam.inbox, packet):
@@ -379,6 +385,8 @@ class MultiPipeline:
                 self._wake.set()
                 if self.stop.is_set():
                     break
+            else:  # operator #16: the source ran out (a file's end), not stopped
+                cam.source_ended = not self.stop.is_set()
         except Exception as err:  # noqa: BLE001 - a dead camera ends only itself
             log.error("camera %s (%s) failed: %s", cam.id, cam.name, err)
             cam.error = err
@@ -751,6 +759,10 @@ class MultiJob:
             if cam.null_output or not self.config.output.manifest:
                 continue
             cam_status = "failed" if cam.error is not None else status
+            done = cam.stats.frames_out + cam.stats.dropped >= cam.stats.frames_in
+            ended_before = cam.source_ended and done  # operator #16: all written
+            if cam.error is None and status == "interrupted" and ended_before:
+                cam_status = "finished"  # it had ended before the stop: not interrupted
             try:
                 self._write_manifest(cam, cam_status, summary, error or cam.error)
             except OSError as err:

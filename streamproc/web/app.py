@@ -2,6 +2,10 @@
 
 The pipeline never waits for a viewer: each stream sends the newest frame when it changes
 (a slow browser skips frames), and JPEGs are encoded once per frame and view, on demand.
+
+The page is up before the pipeline exists (:class:`MonitorState`: every camera
+"starting" while inputs open and models load) and after it has finished (the last frame
+of each camera, its stats and faces stay served until the server is closed).
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import uvicorn
 from starlette.applications import Starlette
@@ -19,7 +23,7 @@ from starlette.routing import Route
 
 from streamproc.core.errors import OutputError
 from streamproc.core.multi import VIEWS, MultiPipeline, Preview
-from streamproc.web.monitor import snapshot
+from streamproc.web.monitor import RateMeter, snapshot, starting_snapshot
 from streamproc.web.page import PAGE
 
 log = logging.getLogger(__name__)
@@ -27,20 +31,51 @@ BOUNDARY = "streamprocframe"
 FRAME_POLL_S = 0.02
 
 
-def build_app(pipeline: MultiPipeline) -> Starlette:
-    cameras = {cam.id: cam for cam in pipeline.cameras}
+class MonitorState:
+    """What the page serves: the starting view until :meth:`attach` gives it the pipeline."""
+
+    def __init__(self, names: Sequence[str] = (), sources: Sequence[str] = ()) -> None:
+        self._starting = starting_snapshot(names, sources)
+        self.pipeline: MultiPipeline | None = None
+        self.meter = RateMeter()
+        self._lock = threading.Lock()
+
+    def attach(self, pipeline: MultiPipeline) -> None:
+        self.pipeline = pipeline
+
+    def snapshot(self) -> dict:
+        pipeline = self.pipeline
+        if pipeline is None:
+            return self._starting
+        with self._lock:  # the meter's samples: one request at a time
+            return snapshot(pipeline, self.meter)
+
+    def preview(self, cam_id: str) -> Preview | None:
+        pipeline = self.pipeline
+        if pipeline is None:
+            return None
+        cam = next((c for c in pipeline.cameras if c.id == cam_id), None)
+        return None if cam is None else cam.preview
+
+
+def build_app(pipeline: MultiPipeline | MonitorState) -> Starlette:
+    if isinstance(pipeline, MonitorState):
+        state = pipeline
+    else:
+        state = MonitorState()
+        state.attach(pipeline)
 
     def preview_of(request: Request) -> Preview:
-        cam = cameras.get(request.path_params["cam_id"])
-        if cam is None or cam.preview is None:
+        preview = state.preview(request.path_params["cam_id"])
+        if preview is None:
             raise LookupError
-        return cam.preview
+        return preview
 
     async def page(_: Request) -> HTMLResponse:
         return HTMLResponse(PAGE, headers={"Cache-Control": "no-store"})
 
     async def stats(_: Request) -> JSONResponse:
-        return JSONResponse(snapshot(pipeline), headers={"Cache-Control": "no-store"})
+        return JSONResponse(state.snapshot(), headers={"Cache-Control": "no-store"})
 
     async def stream(request: Request) -> Response:
         view = request.query_params.get("view", "enhanced")
@@ -76,13 +111,19 @@ def build_app(pipeline: MultiPipeline) -> Starlette:
 
 
 async def _mjpeg(preview: Preview, view: str) -> AsyncIterator[bytes]:
+    """Each new frame; once the camera is closed, its last frame (if any) and the end."""
     seq = 0
-    while not preview.closed:
+    while True:
+        closed = preview.closed
         if preview.seq == seq:
+            if closed:
+                return
             await asyncio.sleep(FRAME_POLL_S)
             continue
         seq, jpeg = await asyncio.to_thread(preview.jpeg, view)
         if jpeg is None:
+            if closed:
+                return
             await asyncio.sleep(FRAME_POLL_S)
             continue
         yield mjpeg_part(jpeg)
@@ -126,7 +167,8 @@ class AppServer:
 
 
 class MonitorServer(AppServer):
-    """The monitor page of one multi-camera pipeline."""
+    """The monitor page of one multi-camera pipeline (or of a :class:`MonitorState` that
+    gets its pipeline later)."""
 
-    def __init__(self, pipeline: MultiPipeline, host: str, port: int) -> None:
+    def __init__(self, pipeline: MultiPipeline | MonitorState, host: str, port: int) -> None:
         super().__init__(build_app(pipeline), host, port)

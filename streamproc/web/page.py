@@ -1,7 +1,10 @@
 """The monitor page: one HTML document, no build step, no external assets (works offline).
 
 Tiles are built from ``/api/stats`` (polled twice a second); each tile's video is an
-``<img>`` on ``/cam/{id}/stream.mjpg?view=...``.
+``<img>`` on ``/cam/{id}/stream.mjpg?view=...``, started once the camera has a frame
+(before that the tile says why it has none: starting, connecting and its error). Colours
+flag what an operator should look at: fps under 90% / 50% of the camera's rate, more than
+1% / 10% of frames dropped, latency p95 over 0.5 / 2 s.
 """
 
 PAGE = """<!doctype html>
@@ -23,8 +26,13 @@ PAGE = """<!doctype html>
                     background: #000; display: block; }
   .status { padding: 1px 6px; border-radius: 3px; font-size: 11px; text-transform: uppercase; }
   .status.live, .status.running { background: #185c2a; }
-  .status.reconnecting, .status.starting, .status.connecting { background: #8a6d0b; }
+  .status.reconnecting, .status.starting, .status.connecting, .status.slow,
+  .status.finishing { background: #8a6d0b; }
   .status.ended { background: #444; }
+  .tile .source { color: #999; font-weight: normal; font-size: 11px; }
+  .reason { color: #fc6; font-size: 12px; min-height: 1.35em; margin: 2px 0; }
+  .tile[data-status="failed"] .reason { color: #f88; }
+  .warn { color: #fc6; } .bad { color: #f77; font-weight: bold; }
   .status.failed { background: #8b1e1e; }
   .camstats { font-family: ui-monospace, monospace; font-size: 11px; margin: 4px 0; }
   .faces { display: flex; gap: 4px; overflow-x: auto; min-height: 70px; }
@@ -65,15 +73,50 @@ function streamUrl(id) { return `/cam/${id}/stream.mjpg?view=${view}`; }
 function makeTile(cam) {
   const tile = el("div", {class: "tile", "data-cam": cam.id});
   const title = el("h2");
-  title.append(el("span", {class: "status"}), el("span", {class: "name"}, cam.name));
-  const img = el("img", {class: "video", alt: `camera ${cam.id}`, src: streamUrl(cam.id)});
-  tile.append(title, img, el("div", {class: "camstats"}), el("div", {class: "faces"}));
+  title.append(el("span", {class: "status"}), el("span", {class: "name"}, cam.name),
+               el("span", {class: "source"}, cam.source || ""));
+  const img = el("img", {class: "video", alt: `camera ${cam.name}`});
+  // A stream that fails (not served yet, server restarting) is retried at the next poll.
+  img.addEventListener("error", () => { img.removeAttribute("src"); });
+  tile.append(title, el("div", {class: "reason"}), img, el("div", {class: "camstats"}),
+              el("div", {class: "faces"}));
   document.getElementById("grid").append(tile);
   tiles.set(cam.id, tile);
   return tile;
 }
 
 function fmtTime(s) { return new Date(s * 1000).toLocaleTimeString(); }
+
+function level(value, warn, bad, lowIsBad) {
+  if (value === null || value === undefined) return "";
+  if (lowIsBad) return value < bad ? "bad" : value < warn ? "warn" : "";
+  return value > bad ? "bad" : value > warn ? "warn" : "";
+}
+
+function span(text, cls) { return el("span", cls ? {class: cls} : {}, text); }
+
+function camStats(cam) {
+  const fps = cam.recent_fps === null ? cam.fps : cam.recent_fps;
+  const rate = cam.live && cam.nominal_fps ? fps / cam.nominal_fps : null;
+  const dropShare = cam.frames_in ? cam.dropped / cam.frames_in : 0;
+  const parts = [
+    span(`frames ${cam.frames_out} | `),
+    span(`${fps} fps` + (cam.live && cam.nominal_fps ? ` of ${cam.nominal_fps}` : ""),
+         level(rate, 0.9, 0.5, true)),
+    span(" | "),
+    span(`latency p50 ${cam.latency_ms_p50} ms p95 ${cam.latency_ms_p95} ms`,
+         level(cam.latency_ms_p95, 500, 2000, false)),
+    span(" | "),
+    span(`dropped ${cam.dropped}`, level(dropShare, 0.01, 0.1, false)),
+    span(` | faces ${cam.faces} (${cam.faces_enhanced} enhanced) | `),
+    span(`reconnects ${cam.reconnects}`, cam.reconnects ? "warn" : ""),
+  ];
+  if (cam.last_frame_age_s !== null && cam.status !== "ended") {
+    parts.push(span(" | "), span(`last frame ${cam.last_frame_age_s} s ago`,
+                                 level(cam.last_frame_age_s, 2, 10, false)));
+  }
+  return parts;
+}
 
 function update(data) {
   document.getElementById("summary").textContent =
@@ -86,11 +129,14 @@ function update(data) {
     status.className = `status ${cam.status}`;
     tile.dataset.status = cam.status;
     tile.dataset.frames = cam.frames_out;
+    tile.querySelector(".name").textContent = cam.name;
+    tile.querySelector(".source").textContent = cam.source || "";
+    tile.querySelector(".reason").textContent = cam.reason || "";
+    const img = tile.querySelector("img.video");
+    if (cam.frames_out > 0 && !img.getAttribute("src")) img.src = streamUrl(cam.id);
     const stages = Object.entries(cam.stages_ms).map(([k, v]) => `${k} ${v}`).join(", ");
-    tile.querySelector(".camstats").textContent =
-      `frames ${cam.frames_out} | ${cam.fps} fps | latency p50 ${cam.latency_ms_p50} ms ` +
-      `p95 ${cam.latency_ms_p95} ms | dropped ${cam.dropped} | faces ${cam.faces} ` +
-      `(${cam.faces_enhanced} enhanced) | reconnects ${cam.reconnects} | ms/frame: ${stages}`;
+    tile.querySelector(".camstats").replaceChildren(
+      ...camStats(cam), span(stages ? ` | ms/frame: ${stages}` : ""));
     const strip = tile.querySelector(".faces");
     strip.replaceChildren(...cam.recent_faces.map((f) => {
       const fig = el("figure");
@@ -114,6 +160,7 @@ async function poll() {
   try {
     const response = await fetch("/api/stats", {cache: "no-store"});
     if (response.ok) update(await response.json());
+    else document.getElementById("summary").textContent = `monitor error ${response.status}`;
   } catch (err) {
     document.getElementById("summary").textContent = "monitor unreachable";
   }
@@ -123,7 +170,10 @@ async function poll() {
 for (const radio of document.querySelectorAll("input[name=view]")) {
   radio.addEventListener("change", () => {
     view = radio.value;
-    for (const [id, tile] of tiles) tile.querySelector("img.video").src = streamUrl(id);
+    for (const [id, tile] of tiles) {
+      const img = tile.querySelector("img.video");
+      if (img.getAttribute("src")) img.src = streamUrl(id);
+    }
   });
 }
 window.addEventListener("load", poll);
