@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
+from conftest import FAST, wait_for
 
 from streamproc.core.config import CompositeConfig, EnhanceConfig, TrackConfig
 from streamproc.core.packet import Face, FramePacket
@@ -171,3 +174,105 @@ def test_tracked_face_stays_marked_when_the_enhancer_skips_a_frame():
     packet = FramePacket(index=2, pts=2, time_base=1, image=image, capture_s=0.0, faces=[other])
     compositor.process([packet])
     np.testing.assert_array_equal(packet.image, _scene(2))  # never enhanced: never marked
+
+
+# -- health signals, names, the end of a run ----------------------------------------------
+
+
+def _stub_camera(status: str, frames_in: int, frames_out: int, dropped=0, fps=12, error=None):
+    from types import SimpleNamespace
+
+    from streamproc.core.stats import PipelineStats
+
+    stats = PipelineStats(frames_in=frames_in, frames_out=frames_out, dropped=dropped)
+    source = SimpleNamespace(info=SimpleNamespace(fps=fps), last_error=error)
+    return SimpleNamespace(status=status, stats=stats, source=source, error=None)
+
+
+def test_health_says_slow_finishing_and_why():
+    from streamproc.web.monitor import camera_health
+
+    slow = camera_health(_stub_camera("live", 900, 60, dropped=800), 0.8, 0.0)
+    assert slow["status"] == "slow" and "0.8 of 12 fps" in slow["reason"]
+    assert "800 frames dropped" in slow["reason"]
+    assert camera_health(_stub_camera("live", 900, 890), 11.5, 0.0)["status"] == "live"
+    queued = camera_health(_stub_camera("ended", 24, 20), None, 0.0)
+    assert queued["status"] == "finishing" and queued["reason"] == "4 frames queued"
+    assert camera_health(_stub_camera("ended", 24, 24), None, 0.0)["status"] == "ended"
+    down = camera_health(_stub_camera("reconnecting", 5, 5, error="stream lost: EOF"), 0, 0)
+    assert down["reason"] == "stream lost: EOF" and down["error"] == "stream lost: EOF"
+
+
+def test_rate_meter_reports_the_recent_rate_not_the_average():
+    from streamproc.web.monitor import RateMeter
+
+    meter = RateMeter(window_s=5.0)
+    frames = 0
+    for tenth in range(0, 600):  # 50 s at 12 fps, then 10 s at 1 fps
+        frames += 12 / 10 if tenth < 500 else 1 / 10
+        fps = meter.fps("0", int(frames), tenth / 10)
+    assert fps is not None and fps < 1.5  # the average since the start is ~10 fps
+
+
+def test_inputs_yaml_names_cameras(tmp_path):
+    from streamproc.core.errors import StreamprocError
+    from streamproc.run.cli import _read_inputs
+    from streamproc.web.monitor import default_names
+
+    listing = tmp_path / "cams.yaml"
+    listing.write_text("- front-door: rtsp://u:p@cam1/stream\n- /data/a.mp4\n- /data/a.mp4\n")
+    specs, names = _read_inputs(listing)
+    assert specs == ["rtsp://u:p@cam1/stream", "/data/a.mp4", "/data/a.mp4"]
+    assert default_names(names) == ["front-door", "cam1", "cam2"]
+    listing.write_text("yard: /data/y.mp4\ngate: /data/g.mp4\n")
+    assert _read_inputs(listing) == (["/data/y.mp4", "/data/g.mp4"], ["yard", "gate"])
+    listing.write_text("- a: /x.mp4\n- a: /y.mp4\n")
+    with pytest.raises(StreamprocError, match="same name"):
+        _read_inputs(listing)
+
+
+def test_unreachable_camera_says_why_with_credentials_masked(face_clip, tmp_path):
+    """A camera that refuses connections: 'connecting', the refusal as its reason and in
+    /api/stats' error, never the password; the file beside it runs and is named."""
+    from test_live import free_port
+
+    from streamproc.core.config import load_config
+    from streamproc.core.multi import MultiJob
+    from streamproc.web.monitor import default_names, name_cameras, snapshot
+
+    dead = f"rtsp://admin:s3cret@127.0.0.1:{free_port()}/cam"
+    specs = [str(face_clip[0]), dead, str(face_clip[0])]
+    job = MultiJob(specs, load_config(None, FAST), "null", skip_unopenable=True)
+    name_cameras(job.pipeline, default_names([None, "gate", None]))
+    try:
+        job.start()
+        wait_for(lambda: job.pipeline.cameras[0].stats.frames_out == 24, 60, "the file")
+        cams = snapshot(job.pipeline)["cameras"]
+        assert [c["name"] for c in cams] == ["cam0", "gate", "cam2"]  # same file: two names
+        gate = cams[1]
+        assert gate["status"] == "connecting", gate
+        assert "refused" in gate["reason"].lower() and gate["error"] == gate["reason"]
+        assert "s3cret" not in json.dumps(cams) and "***@127.0.0.1" in gate["source"]
+        assert gate["last_frame_age_s"] is None
+        assert cams[0]["last_frame_age_s"] is not None
+    finally:
+        job.pipeline.request_stop()
+        job.finish("interrupted")
+
+
+def test_a_file_that_had_ended_is_not_interrupted_by_the_stop(face_clip, long_clip, tmp_path):
+
+    from streamproc.audit.manifest import manifest_path
+    from streamproc.core.config import load_config
+    from streamproc.core.multi import MultiJob
+
+    job = MultiJob([str(face_clip[0]), str(long_clip)], load_config(None, FAST), str(tmp_path))
+    short = job.pipeline.cameras[0]
+    job.start()
+    try:
+        wait_for(lambda: short.stats.frames_out == 24, 60, "the short file written")
+    finally:
+        job.pipeline.request_stop()  # Ctrl-C while the long one still runs
+        job.finish("interrupted")
+    statuses = [json.loads(manifest_path(p).read_text())["status"] for p in job.outputs]
+    assert statuses == ["finished", "interrupted"]
