@@ -199,6 +199,8 @@ def test_health_says_slow_finishing_and_why():
     queued = camera_health(_stub_camera("ended", 24, 20), None, 0.0)
     assert queued["status"] == "finishing" and queued["reason"] == "4 frames queued"
     assert camera_health(_stub_camera("ended", 24, 24), None, 0.0)["status"] == "ended"
+    never = camera_health(_stub_camera("ended", 0, 0, error="Connection refused"), None, 0)
+    assert never["reason"] == "never connected: Connection refused"
     down = camera_health(_stub_camera("reconnecting", 5, 5, error="stream lost: EOF"), 0, 0)
     assert down["reason"] == "stream lost: EOF" and down["error"] == "stream lost: EOF"
 
@@ -276,3 +278,205 @@ def test_a_file_that_had_ended_is_not_interrupted_by_the_stop(face_clip, long_cl
         job.finish("interrupted")
     statuses = [json.loads(manifest_path(p).read_text())["status"] for p in job.outputs]
     assert statuses == ["finished", "interrupted"]
+
+
+# -- the terminal dashboard, in a real terminal (tmux), with a camera that drops ---------
+
+
+def _tmux_missing() -> str | None:
+    import shutil
+
+    return None if shutil.which("tmux") else "tmux not installed"
+
+
+@pytest.mark.rtsp
+@pytest.mark.skipif(_tmux_missing() is not None, reason=str(_tmux_missing()))
+def test_dashboard_in_tmux_shows_reconnecting_and_no_stray_lines(tmp_path):
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    from synth import write_clip
+    from test_live import RtspServer, _has_gst_rtsp, free_port
+
+    if not _has_gst_rtsp():
+        pytest.skip("GStreamer RTSP server not installed")
+    clip = tmp_path / "cam.mp4"
+    write_clip(clip, n_frames=240, n_faces=1, face_px=80, fps=12)
+    camera = RtspServer(clip, free_port())
+    camera.start()
+    url = f"rtsp://127.0.0.1:{camera.args[3]}/cam"
+    sets = [*FAST, "source.reconnect_initial_s=0.2", "source.watchdog_s=2"]
+    cmd = [sys.executable, "-m", "streamproc.run.cli", "run", url, "-o", str(tmp_path / "o.mp4")]
+    cmd += [a for kv in sets for a in ("--set", kv)]
+    shell = f"{shlex.join(cmd)}; echo EXIT=$?; sleep 60"
+    tmux = ["tmux", "-L", f"streamproc-test-{os.getpid()}"]  # a server of our own
+    subprocess.run([*tmux, "new-session", "-d", "-s", "t", "-x", "150", "-y", "50", shell],
+                   check=True, env=os.environ.copy())  # fmt: skip
+
+    def pane() -> str:
+        out = subprocess.run(
+            [*tmux, "capture-pane", "-p", "-t", "t", "-S", "-500"], capture_output=True, text=True
+        )
+        return out.stdout
+
+    try:
+        wait_for(lambda: "[live]" in pane(), 90, "the dashboard with the camera live")
+        camera.kill()  # the camera drops
+        wait_for(lambda: "[reconnecting]" in pane(), 30, "[reconnecting] on the dashboard")
+        camera.start()  # and comes back
+        wait_for(lambda: "reconnected after" in pane(), 30, "the reconnect logged")
+        wait_for(lambda: "[live]" in pane(), 30, "live again")
+        subprocess.run([*tmux, "send-keys", "-t", "t", "C-c"], check=True)
+        wait_for(lambda: "EXIT=" in pane(), 60, "the run to end")
+        text = pane()
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
+        camera.kill()
+    (tmp_path / "pane.txt").write_text(text)  # what the operator saw, for a failing run
+    lines = text.splitlines()
+    assert "EXIT=130" in text, text
+    # The log lines went above the display, once each; the display left one header.
+    assert sum("stream lost" in line for line in lines) == 1, text
+    assert sum("reconnected after" in line for line in lines) == 1, text
+    assert sum("streamproc - " in line for line in lines) == 1, text
+    assert "Traceback" not in text
+    # The camera row counts the reconnect.
+    row = next(line for line in lines if line.lstrip().startswith("rtsp://127.0.0.1"))
+    assert " 1 " in row, row
+
+
+# -- the monitor: up before the models load, up after the inputs end -----------------------
+
+
+def test_serve_is_up_at_once_and_stays_up_after_the_files_end(face_clip, tmp_path):
+    """`run A A --serve`: the monitor answers as soon as its URL is printed (before the
+    models load), keeps serving after both files end, and Ctrl-C then exits 0 with both
+    files finished (they were, before the Ctrl-C)."""
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    from streamproc.audit.manifest import manifest_path
+
+    clip = str(face_clip[0])
+    cmd = [sys.executable, "-m", "streamproc.run.cli", "run", clip, clip, "--serve"]
+    cmd += ["--port", "0", "-o", str(tmp_path / "out"), *(a for kv in FAST for a in ("--set", kv))]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        assert "monitor at" in line, line
+        url = line.split("monitor at", 1)[1].strip()
+        first = httpx.get(url + "api/stats", timeout=5).json()  # at once: no models yet
+        assert [c["name"] for c in first["cameras"]] == ["cam0", "cam1"]
+        assert httpx.get(url, timeout=5).status_code == 200
+        lines = []
+        while not any("monitor stays" in x for x in lines):
+            lines.append(proc.stderr.readline())
+            assert lines[-1], f"the run ended without keeping the monitor: {lines}"
+        stats = httpx.get(url + "api/stats", timeout=5).json()
+        assert [(c["name"], c["status"], c["frames_out"]) for c in stats["cameras"]] == [
+            ("cam0", "ended", 24),
+            ("cam1", "ended", 24),
+        ]
+        summary = "".join(lines)
+        assert "camera cam0 (faces.mp4) finished: 24 frames" in summary, summary
+        assert "camera cam1 (faces.mp4) finished: 24 frames" in summary, summary
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 0, err
+    for name in ("faces.enhanced.mp4", "cam1-faces.enhanced.mp4"):
+        doc = json.loads(manifest_path(tmp_path / "out" / name).read_text())
+        assert doc["status"] == "finished"
+
+
+def _browser_missing() -> str | None:
+    from test_web_monitor import _browser_missing as missing
+
+    return missing()
+
+
+@pytest.mark.skipif(_browser_missing() is not None, reason=str(_browser_missing()))
+def test_browser_page_before_models_after_the_end_and_a_camera_that_cannot_connect(
+    face_clip, tmp_path
+):
+    from playwright.sync_api import sync_playwright
+    from test_live import free_port
+    from test_web_monitor import CHROMIUM, CHROMIUM_ARGS
+
+    from streamproc.core.config import load_config
+    from streamproc.core.multi import MultiJob
+    from streamproc.web import MonitorServer, MonitorState
+    from streamproc.web.monitor import name_cameras
+
+    dead = f"rtsp://admin:s3cret@127.0.0.1:{free_port()}/cam"
+    specs, names = [str(face_clip[0]), dead], ["door", "gate"]
+    state = MonitorState(names, specs)
+    server = MonitorServer(state, "127.0.0.1", 0)
+    job = None
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch_persistent_context(
+                str(tmp_path / "profile"),
+                executable_path=CHROMIUM,
+                headless=True,
+                args=CHROMIUM_ARGS,
+                viewport={"width": 1100, "height": 700},
+            )
+            try:
+                page = browser.new_page()
+                page.goto(server.url, wait_until="domcontentloaded")
+
+                def tile(cam: str, what: str = "") -> str:
+                    return f'.tile[data-cam="{cam}"] {what}'.strip()
+
+                def status(cam: str) -> str | None:
+                    return page.get_attribute(tile(cam), "data-status")
+
+                def shows_frame(cam: str) -> bool:
+                    return page.locator(tile(cam, "img.video")).evaluate(
+                        "img => img.complete && img.naturalWidth > 0"
+                    )
+
+                # Before the pipeline exists (models loading): both tiles, "starting".
+                wait_for(lambda: page.locator(".tile").count() == 2, 20, "two tiles")
+                assert status("0") == status("1") == "starting"
+                assert "loading models" in page.inner_text(tile("0", ".reason"))
+                assert page.inner_text(tile("1", ".name")) == "gate"
+
+                job = MultiJob(
+                    specs, load_config(None, FAST), "null", preview=True, skip_unopenable=True
+                )
+                name_cameras(job.pipeline, names)
+                state.attach(job.pipeline)
+                job.start()
+                wait_for(lambda: status("0") == "ended", 60, "the file camera to end")
+                wait_for(lambda: shows_frame("0"), 20, "the file camera's last frame")
+                # The camera that cannot connect says why, without its password.
+                assert status("1") == "connecting"
+                reason = page.inner_text(tile("1", ".reason"))
+                assert "refused" in reason.lower(), reason
+                assert "s3cret" not in page.content()
+                assert "***@127.0.0.1" in page.inner_text(tile("1", ".source"))
+
+                job.pipeline.request_stop()
+                job.finish("interrupted")
+                job = None
+                # The pipeline is gone; the page is still served, with the last frame.
+                page.reload(wait_until="domcontentloaded")
+                wait_for(lambda: status("0") == "ended", 20, "the page after the end")
+                wait_for(lambda: shows_frame("0"), 20, "the last frame after the end")
+                assert "unreachable" not in page.inner_text("#summary")
+            finally:
+                browser.close()
+    finally:
+        if job is not None:
+            job.pipeline.request_stop()
+            job.finish("interrupted")
+        server.close()

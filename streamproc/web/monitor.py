@@ -79,6 +79,8 @@ def camera_health(cam: Camera, recent_fps: float | None, now: float) -> dict[str
     reason = None
     if status in ("failed", "connecting", "reconnecting"):
         reason = last_error
+    elif status == "ended" and cam.stats.frames_in == 0 and last_error:
+        reason = f"never connected: {last_error}"
     elif status == "ended" and not written_all(cam):
         status = "finishing"
         reason = f"{cam.stats.frames_in - cam.stats.frames_out - cam.stats.dropped} frames queued"
