@@ -298,12 +298,22 @@ def _stop_gracefully(pipeline) -> Iterator[list[int]]:
     """While a pipeline runs: the first Ctrl-C/SIGTERM finishes the frames in flight (a
     playable file), a second one aborts now. Yields the signals received."""
     received: list[int] = []
+    busy: list[bool] = []  # a handler is running (a signal can land inside the first)
 
     def on_signal(signum: int, _frame: object) -> None:
         received.append(signum)
-        if len(received) > 1:
-            pipeline.abort.set()
-        pipeline.request_stop()
+        if busy:  # the running handler sees it: setting an Event here could deadlock on
+            return  # the lock the interrupted Event.set() holds
+        busy.append(True)
+        try:
+            handled = 0
+            while handled < len(received):
+                handled = len(received)
+                if handled > 1:
+                    pipeline.abort.set()
+                pipeline.request_stop()
+        finally:
+            busy.clear()
 
     previous = {s: _set_handler(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

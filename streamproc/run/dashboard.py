@@ -143,7 +143,11 @@ class Dashboard:
             table.add_column(column, justify="left" if column in ("camera", "status") else "right")
         table.add_column("reason / output", overflow="fold", max_width=60)
         for cam in cams:
-            fps = cam["recent_fps"] if cam["recent_fps"] is not None else cam["fps"]
+            fps = (
+                cam["fps"]
+                if cam["recent_fps"] is None or cam["status"] == "ended"
+                else (cam["recent_fps"])
+            )
             table.add_row(
                 Text(cam["name"]),
                 status_text(cam["status"]),

@@ -75,7 +75,7 @@ function makeTile(cam) {
   const title = el("h2");
   title.append(el("span", {class: "status"}), el("span", {class: "name"}, cam.name),
                el("span", {class: "source"}, cam.source || ""));
-  const img = el("img", {class: "video", alt: `camera ${cam.name}`});
+  const img = el("img", {class: "video", alt: ""});  // no frame yet: a black box
   // A stream that fails (not served yet, server restarting) is retried at the next poll.
   img.addEventListener("error", () => { img.removeAttribute("src"); });
   tile.append(title, el("div", {class: "reason"}), img, el("div", {class: "camstats"}),
@@ -96,12 +96,15 @@ function level(value, warn, bad, lowIsBad) {
 function span(text, cls) { return el("span", cls ? {class: cls} : {}, text); }
 
 function camStats(cam) {
-  const fps = cam.recent_fps === null ? cam.fps : cam.recent_fps;
-  const rate = cam.live && cam.nominal_fps ? fps / cam.nominal_fps : null;
+  // The recent rate while it runs; the average once it has ended.
+  const running = cam.status !== "ended" && cam.status !== "failed";
+  const fps = cam.recent_fps === null || !running ? cam.fps : cam.recent_fps;
+  const rated = cam.live && cam.nominal_fps && cam.frames_out > 0 && running;
+  const rate = rated ? fps / cam.nominal_fps : null;
   const dropShare = cam.frames_in ? cam.dropped / cam.frames_in : 0;
   const parts = [
     span(`frames ${cam.frames_out} | `),
-    span(`${fps} fps` + (cam.live && cam.nominal_fps ? ` of ${cam.nominal_fps}` : ""),
+    span(`${fps} fps` + (rated ? ` of ${cam.nominal_fps}` : ""),
          level(rate, 0.9, 0.5, true)),
     span(" | "),
     span(`latency p50 ${cam.latency_ms_p50} ms p95 ${cam.latency_ms_p95} ms`,
