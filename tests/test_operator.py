@@ -273,11 +273,17 @@ def test_a_file_that_had_ended_is_not_interrupted_by_the_stop(face_clip, long_cl
     job.start()
     try:
         wait_for(lambda: short.stats.frames_out == 24, 60, "the short file written")
+        wait_for(lambda: short.stats.finished_s is not None, 10, "the short writer's end")
+        long_cam = job.pipeline.cameras[1]
+        written = long_cam.stats.frames_out
+        wait_for(lambda: long_cam.stats.frames_out > written + 5, 60, "the long file going on")
     finally:
         job.pipeline.request_stop()  # Ctrl-C while the long one still runs
         job.finish("interrupted")
-    statuses = [json.loads(manifest_path(p).read_text())["status"] for p in job.outputs]
-    assert statuses == ["finished", "interrupted"]
+    docs = [json.loads(manifest_path(p).read_text()) for p in job.outputs]
+    assert [d["status"] for d in docs] == ["finished", "interrupted"]
+    # The short file's time (and fps) ran to its own end, not to the stop.
+    assert docs[0]["stats"]["elapsed_s"] < docs[1]["stats"]["elapsed_s"]
 
 
 # -- the terminal dashboard, in a real terminal (tmux), with a camera that drops ---------

@@ -576,6 +576,7 @@ class MultiPipeline:
                 except queue.Empty:
                     continue
                 if item is EOS:
+                    cam.stats.finished_s = time.monotonic()  # operator #16: its own end
                     return
                 item, original = item
                 t0 = time.perf_counter()
@@ -652,7 +653,7 @@ class MultiPipeline:
                     errors.append(err)
             errors += close_cameras(self.cameras)
             for cam in self.cameras:
-                cam.stats.finished_s = now
+                cam.stats.finished_s = cam.stats.finished_s or now  # operator #16
                 cam.stats.status = "failed" if cam.error or self._errors.error else "finished"
             self.shared.status = "failed" if (self._errors.error or errors) else "finished"
         if self._errors.error is not None:
