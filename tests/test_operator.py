@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 from conftest import FAST, wait_for
@@ -409,7 +410,7 @@ def _browser_missing() -> str | None:
 
 
 @pytest.mark.skipif(_browser_missing() is not None, reason=str(_browser_missing()))
-def test_browser_page_before_models_after_the_end_and_a_camera_that_cannot_connect(
+def test_browser_page_before_models_after_the_end_a_dead_camera_and_face_events(
     face_clip, tmp_path
 ):
     from playwright.sync_api import sync_playwright
@@ -471,6 +472,23 @@ def test_browser_page_before_models_after_the_end_and_a_camera_that_cannot_conne
                 assert "s3cret" not in page.content()
                 assert "***@127.0.0.1" in page.inner_text(tile("1", ".source"))
 
+                # The face events: one per track (two faces, 24 frames: two events), and a
+                # click enlarges one, original beside enhanced.
+                wait_for(lambda: page.locator(tile("0", ".faces figure")).count() == 2, 10, "2")
+                page.locator(tile("0", ".faces figure")).first.click()
+                wait_for(lambda: page.is_visible("#enlarged"), 10, "the enlarged face")
+                for kind in ("original", "enhanced"):
+                    wait_for(
+                        lambda kind=kind: page.locator(f"#enlarged img.{kind}").evaluate(
+                            "img => img.complete && img.naturalWidth > 0"
+                        ),
+                        10,
+                        f"the enlarged {kind} crop",
+                    )
+                assert "track #" in page.inner_text("#enlarged .caption")
+                page.click("#enlarged")
+                wait_for(lambda: not page.is_visible("#enlarged"), 10, "closed again")
+
                 job.pipeline.request_stop()
                 job.finish("interrupted")
                 job = None
@@ -486,3 +504,46 @@ def test_browser_page_before_models_after_the_end_and_a_camera_that_cannot_conne
             job.pipeline.request_stop()
             job.finish("interrupted")
         server.close()
+
+
+# -- face events: one per track, the best crop, video time ------------------------------
+
+
+def test_face_events_one_per_track_with_the_best_crop_and_video_time():
+    from fractions import Fraction
+
+    from streamproc.core.events import FaceEvents
+
+    events = FaceEvents(max_events=3)
+    image = _scene()
+    versions = []
+    for index, height in enumerate([16, 16, 30, 24, 30]):  # the face comes closer, goes
+        face = _enhanced_face(image, (100, 100, 100 + height, 100 + height), track_id=5)
+        other = _enhanced_face(image, (200, 50, 220, 70), track_id=6)
+        packet = FramePacket(
+            index=index,
+            pts=index * 3000,
+            time_base=Fraction(1, 12000),  # 4 frames a second of video
+            image=image,
+            capture_s=0.0,
+            faces=[face, other],
+        )
+        events.add(packet)
+        versions.append(events.list()[-1]["version"])
+    listed = events.list()
+    assert [e["track_id"] for e in listed] == [6, 5]  # one event per track, newest first
+    five = listed[1]
+    assert (five["first_s"], five["last_s"], five["frames"]) == (0.0, 1.0, 5)
+    assert five["height_px"] == 30  # the best view, kept when a worse one comes after
+    assert versions == [1, 1, 2, 2, 2]  # re-encoded only when a better crop came
+    crop = cv2.imdecode(np.frombuffer(events.jpeg(5, "original"), np.uint8), 1)
+    x1, _, x2, _ = square_box(np.array((100, 100, 130, 130), np.float32), 0.3)
+    assert crop.shape[:2] == (x2 - x1, x2 - x1)  # the 30 px view's crop, not a 16 px one
+    for track_id in (7, 8):  # more tracks than kept: the one unseen longest goes
+        face = _enhanced_face(image, (10, 10, 30, 30), track_id=track_id)
+        packet = FramePacket(
+            index=9, pts=27000, time_base=Fraction(1, 12000), image=image, capture_s=0.0
+        )
+        packet.faces = [face]
+        events.add(packet)
+    assert {e["track_id"] for e in events.list()} == {6, 7, 8}

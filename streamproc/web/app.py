@@ -92,13 +92,19 @@ def build_app(pipeline: MultiPipeline | MonitorState) -> Starlette:
         )
 
     async def face(request: Request) -> Response:
+        """A track's kept crop (``?kind=original``: before enhancement). The page asks with
+        the event's version in the URL, so a browser may cache each image for good."""
+        kind = request.query_params.get("kind", "enhanced")
+        if kind not in ("enhanced", "original"):
+            return Response("kind must be enhanced or original", status_code=400)
         try:
-            jpeg = preview_of(request).face_jpeg(request.path_params["track_id"])
+            jpeg = preview_of(request).face_jpeg(request.path_params["track_id"], kind)
         except LookupError:
             jpeg = None
         if jpeg is None:
             return Response("no such face", status_code=404)
-        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+        cache = "private, max-age=3600" if "v" in request.query_params else "no-store"
+        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": cache})
 
     return Starlette(
         routes=[

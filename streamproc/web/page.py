@@ -36,8 +36,14 @@ PAGE = """<!doctype html>
   .status.failed { background: #8b1e1e; }
   .camstats { font-family: ui-monospace, monospace; font-size: 11px; margin: 4px 0; }
   .faces { display: flex; gap: 4px; overflow-x: auto; min-height: 70px; }
-  .faces figure { margin: 0; text-align: center; font-size: 10px; }
+  .faces figure { margin: 0; text-align: center; font-size: 10px; cursor: zoom-in; }
   .faces img { height: 56px; width: 56px; object-fit: cover; display: block; }
+  #enlarged { position: fixed; inset: 0; background: rgba(0, 0, 0, 0.85); display: none;
+              align-items: center; justify-content: center; cursor: zoom-out; z-index: 9; }
+  #enlarged.open { display: flex; }
+  #enlarged figure { margin: 0 12px; text-align: center; }
+  #enlarged img { width: min(40vw, 420px); image-rendering: pixelated; display: block; }
+  #enlarged p { position: absolute; bottom: 16px; width: 100%; text-align: center; }
   table { border-collapse: collapse; margin: 0 10px 10px; font-size: 12px; }
   td, th { border: 1px solid #333; padding: 2px 8px; text-align: right; }
 </style>
@@ -54,6 +60,12 @@ PAGE = """<!doctype html>
   <span class="notice">Enhanced faces are machine-generated guesses, not evidence.</span>
 </header>
 <div id="grid"></div>
+<div id="enlarged" role="dialog" aria-label="face, enlarged">
+  <figure><img class="original" alt="original"><figcaption>original</figcaption></figure>
+  <figure><img class="enhanced" alt="enhanced">
+    <figcaption>AI-enhanced (a machine-generated guess)</figcaption></figure>
+  <p class="caption"></p>
+</div>
 <table id="stages"><thead><tr><th>shared stage</th><th>frames</th><th>ms/frame</th>
 <th>capacity fps</th></tr></thead><tbody></tbody></table>
 <script>
@@ -85,7 +97,24 @@ function makeTile(cam) {
   return tile;
 }
 
-function fmtTime(s) { return new Date(s * 1000).toLocaleTimeString(); }
+function fmtTime(s) {  // video time: m:ss.s
+  const m = Math.floor(s / 60);
+  return `${m}:${(s - 60 * m).toFixed(1).padStart(4, "0")}`;
+}
+
+function faceUrl(cam, f, kind) {
+  return `/cam/${cam.id}/face/${f.track_id}.jpg?kind=${kind}&v=${f.version}`;
+}
+
+function enlarge(cam, f) {
+  const box = document.getElementById("enlarged");
+  box.querySelector("img.original").src = faceUrl(cam, f, "original");
+  box.querySelector("img.enhanced").src = faceUrl(cam, f, "enhanced");
+  box.querySelector(".caption").textContent =
+    `${cam.name}: track #${f.track_id}, seen ${fmtTime(f.first_s)}-${fmtTime(f.last_s)} ` +
+    `(${f.frames} frames; best crop ${f.height_px} px tall, ${f.enhancer})`;
+  box.classList.add("open");
+}
 
 function level(value, warn, bad, lowIsBad) {
   if (value === null || value === undefined) return "";
@@ -140,15 +169,26 @@ function update(data) {
     const stages = Object.entries(cam.stages_ms).map(([k, v]) => `${k} ${v}`).join(", ");
     tile.querySelector(".camstats").replaceChildren(
       ...camStats(cam), span(stages ? ` | ms/frame: ${stages}` : ""));
+    // One entry per track; rebuilt only when an event is new, moves or gets a better crop.
     const strip = tile.querySelector(".faces");
-    strip.replaceChildren(...cam.recent_faces.map((f) => {
-      const fig = el("figure");
-      fig.append(
-        el("img", {src: `/cam/${cam.id}/face/${f.track_id}.jpg?seq=${f.seq}`,
-                   alt: `track ${f.track_id}`}),
-        el("figcaption", {}, `#${f.track_id} ${fmtTime(f.time_s)}`));
-      return fig;
-    }));
+    const key = cam.recent_faces.map((f) => `${f.track_id}.${f.version}`).join();
+    if (strip.dataset.key === key) {  // same images: only the times move on
+      cam.recent_faces.forEach((f, i) => {
+        strip.children[i].querySelector("figcaption").textContent =
+          `#${f.track_id} ${fmtTime(f.first_s)}-${fmtTime(f.last_s)}`;
+      });
+    } else {
+      strip.dataset.key = key;
+      strip.replaceChildren(...cam.recent_faces.map((f) => {
+        const fig = el("figure", {"data-track": f.track_id,
+                                  title: "click to enlarge: original | enhanced"});
+        fig.append(el("img", {src: faceUrl(cam, f, "enhanced"), alt: `track ${f.track_id}`}),
+                   el("figcaption", {}, `#${f.track_id} ${fmtTime(f.first_s)}-` +
+                                        `${fmtTime(f.last_s)}`));
+        fig.addEventListener("click", () => enlarge(cam, f));
+        return fig;
+      }));
+    }
   }
   const body = document.querySelector("#stages tbody");
   body.replaceChildren(...Object.entries(data.stages).map(([name, s]) => {
@@ -179,6 +219,9 @@ for (const radio of document.querySelectorAll("input[name=view]")) {
     }
   });
 }
+document.getElementById("enlarged").addEventListener("click", (event) => {
+  event.currentTarget.classList.remove("open");
+});
 window.addEventListener("load", poll);
 </script>
 </body>
