@@ -488,6 +488,13 @@ def test_browser_page_before_models_after_the_end_a_dead_camera_and_face_events(
                 assert "track #" in page.inner_text("#enlarged .caption")
                 page.click("#enlarged")
                 wait_for(lambda: not page.is_visible("#enlarged"), 10, "closed again")
+                # A click on a tile's video: that camera full-screen; Escape: the grid.
+                video = page.locator(tile("0", "img.video"))
+                grid_width = video.bounding_box()["width"]
+                video.click()
+                wait_for(lambda: video.bounding_box()["width"] > 1000, 10, "full-screen tile")
+                page.keyboard.press("Escape")
+                wait_for(lambda: video.bounding_box()["width"] == grid_width, 10, "the grid")
 
                 job.pipeline.request_stop()
                 job.finish("interrupted")

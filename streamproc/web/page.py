@@ -35,6 +35,9 @@ PAGE = """<!doctype html>
   .warn { color: #fc6; } .bad { color: #f77; font-weight: bold; }
   .status.failed { background: #8b1e1e; }
   .camstats { font-family: ui-monospace, monospace; font-size: 11px; margin: 4px 0; }
+  .tile img.video { cursor: zoom-in; }
+  .tile.full { position: fixed; inset: 0; z-index: 8; border-radius: 0; overflow: auto; }
+  .tile.full img.video { height: calc(100vh - 150px); aspect-ratio: auto; cursor: zoom-out; }
   .faces { display: flex; gap: 4px; overflow-x: auto; min-height: 70px; }
   .faces figure { margin: 0; text-align: center; font-size: 10px; cursor: zoom-in; }
   .faces img { height: 56px; width: 56px; object-fit: cover; display: block; }
@@ -90,6 +93,8 @@ function makeTile(cam) {
   const img = el("img", {class: "video", alt: ""});  // no frame yet: a black box
   // A stream that fails (not served yet, server restarting) is retried at the next poll.
   img.addEventListener("error", () => { img.removeAttribute("src"); });
+  // Click: this camera full-screen (click again or Escape: back to the grid).
+  img.addEventListener("click", () => tile.classList.toggle("full"));
   tile.append(title, el("div", {class: "reason"}), img, el("div", {class: "camstats"}),
               el("div", {class: "faces"}));
   document.getElementById("grid").append(tile);
@@ -219,6 +224,11 @@ for (const radio of document.querySelectorAll("input[name=view]")) {
     }
   });
 }
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  document.getElementById("enlarged").classList.remove("open");
+  for (const tile of tiles.values()) tile.classList.remove("full");
+});
 document.getElementById("enlarged").addEventListener("click", (event) => {
   event.currentTarget.classList.remove("open");
 });
