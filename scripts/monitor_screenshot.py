@@ -2,6 +2,8 @@
 
     PYTHONPATH=. python scripts/monitor_screenshot.py docs/monitor.png
 
+(also writes docs/monitor_face.png: a face event clicked open).
+
 Three cameras: the bundled sample clip, a synthetic clip with 26 px faces (the marker
 on tiny faces) and a camera that refuses connections (its reason on the tile).
 """
@@ -60,6 +62,12 @@ def main(out: Path) -> None:
                 time.sleep(0.5)
             time.sleep(3)  # a few polls: recent fps, the face strip
             page.screenshot(path=str(out))
+            # A face event, enlarged: original | enhanced.
+            page.locator('.tile[data-cam="0"] .faces figure').first.click()
+            page.wait_for_function(
+                "document.querySelector('#enlarged img.enhanced').naturalWidth > 0"
+            )
+            page.screenshot(path=str(out.with_name(out.stem + "_face.png")))
             browser.close()
     finally:
         job.pipeline.request_stop()

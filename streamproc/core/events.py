@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import cv2
+import numpy as np
 
 from streamproc.core.packet import Face, FramePacket
+from streamproc.vision.enhance.crops import extract
 
 # A new crop replaces the kept one only if it is this much better (no churn frame to frame).
 BETTER_BY = 1.1
@@ -61,13 +63,17 @@ class FaceEvents:
         self._events: OrderedDict[int, FaceEvent] = OrderedDict()
         self._lock = threading.Lock()
 
-    def add(self, packet: FramePacket) -> None:
+    def add(self, packet: FramePacket, original: np.ndarray | None = None) -> None:
+        """``packet``: as written (composited: the enhanced crop is cut from it, so it is
+        what the video shows, colour-matched and marked); ``original``: the frame before
+        enhancement, if the packet's image is wider (side by side: the right half)."""
+        x_offset = 0 if original is None else packet.width_px - original.shape[1]
         for face in packet.faces:
             if face.enhanced is None or face.crop is None or face.track_id < 0:
                 continue
-            self._add(face, packet.time_s)
+            self._add(face, packet.time_s, packet.image, x_offset)
 
-    def _add(self, face: Face, time_s: float) -> None:
+    def _add(self, face: Face, time_s: float, image: np.ndarray, x_offset: int) -> None:
         quality = face.height_px * face.score
         with self._lock:
             event = self._events.get(face.track_id)
@@ -75,7 +81,9 @@ class FaceEvents:
             with self._lock:
                 event.last_s, event.frames = max(event.last_s, time_s), event.frames + 1
             return
-        original, enhanced = _jpeg(face.crop), _jpeg(face.enhanced)
+        x1, y1, x2, y2 = face.crop_box
+        shown = extract(image, (x1 + x_offset, y1, x2 + x_offset, y2))
+        original, enhanced = _jpeg(face.crop), _jpeg(shown)
         if original is None or enhanced is None:
             return
         with self._lock:

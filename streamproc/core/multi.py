@@ -97,7 +97,7 @@ class Preview:
         self.closed = False
 
     def publish(self, packet: FramePacket, original: np.ndarray | None) -> None:
-        self.events.add(packet)  # operator #16
+        self.events.add(packet, original)  # operator #16
         with self._lock:
             self._frames = (packet.image, packet.image if original is None else original)
             self._jpeg = {}
