@@ -438,6 +438,11 @@ def test_browser_page_before_models_after_the_end_a_dead_camera_and_face_events(
             )
             try:
                 page = browser.new_page()
+                face_requests: list[str] = []
+                page.on(
+                    "request",
+                    lambda r: face_requests.append(r.url) if "/face/" in r.url else None,
+                )
                 page.goto(server.url, wait_until="domcontentloaded")
 
                 def tile(cam: str, what: str = "") -> str:
@@ -475,6 +480,13 @@ def test_browser_page_before_models_after_the_end_a_dead_camera_and_face_events(
                 # The face events: one per track (two faces, 24 frames: two events), and a
                 # click enlarges one, original beside enhanced.
                 wait_for(lambda: page.locator(tile("0", ".faces figure")).count() == 2, 10, "2")
+                # Polls with no news leave the strip alone: no rebuild, no image fetched twice.
+                page.locator(tile("0", ".faces figure")).first.evaluate("f => f.id = 'probe'")
+                for _ in range(3):
+                    summary = page.inner_text("#summary")
+                    wait_for(lambda s=summary: page.inner_text("#summary") != s, 10, "a poll")
+                assert page.locator("#probe").count() == 1
+                assert face_requests and len(face_requests) == len(set(face_requests))
                 page.locator(tile("0", ".faces figure")).first.click()
                 wait_for(lambda: page.is_visible("#enlarged"), 10, "the enlarged face")
                 for kind in ("original", "enhanced"):
