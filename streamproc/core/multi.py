@@ -126,7 +126,7 @@ class Preview:
         return seq, jpeg
 
     def faces(self) -> list[dict[str, Any]]:
-        """operator #16: one event per track, most recently seen first."""
+        """operator #16: one event per track, newest track first."""
         return self.events.list()
 
     def face_jpeg(self, track_id: int, kind: str = "enhanced") -> bytes | None:
