@@ -7,7 +7,15 @@ import pytest
 
 from streamproc.core.config import CompositeConfig, TrackConfig
 from streamproc.core.packet import Face, FramePacket
-from streamproc.vision.composite import Compositor, feather_mask, match_colour
+from streamproc.vision.composite import (
+    Compositor,
+    badge_layout,
+    badge_rect,
+    bracket_bounds,
+    bracket_rects,
+    feather_mask,
+    match_colour,
+)
 from streamproc.vision.enhance.crops import extract
 from streamproc.vision.track import FaceTracker
 
@@ -97,8 +105,16 @@ def test_paste_touches_only_the_crop(marker, box):
     Compositor(CompositeConfig(marker=marker)).process([packet])
     outside = np.ones(image.shape[:2], bool)
     outside[max(0, box[1]) : box[3], max(0, box[0]) : box[2]] = False
+    if marker:  # the marker's brackets and the frame badge are the only other pixels drawn
+        for rect in [*bracket_rects(face.box_xyxy), _badge(face, "AI-enhanced: 1 face")]:
+            outside[max(0, rect[1]) : max(0, rect[3]), max(0, rect[0]) : max(0, rect[2])] = False
     np.testing.assert_array_equal(image[outside], before[outside])
     assert not np.array_equal(image[~outside], before[~outside])
+
+
+def _badge(face: Face, text: str, size=(320, 240)) -> tuple[int, int, int, int]:
+    _, _, text_size, base = badge_layout(text, *size)
+    return badge_rect(text_size, base, *size, [bracket_bounds(face.box_xyxy)])
 
 
 def _packet(index: int, boxes: list[tuple[float, float, float, float]]) -> FramePacket:

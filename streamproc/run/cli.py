@@ -257,16 +257,21 @@ def cmd_run(args: argparse.Namespace, startup_stops: list[int]) -> int:
 
     overrides = _with_serve_flags(args) + (["detect.whole_image=true"] if args.faces else [])
     config = load_config(args.config, overrides)
-    specs = list(args.input) + (_read_inputs(args.inputs) if args.inputs else [])
+    specs = list(args.input)
+    names: list[str | None] = [None] * len(specs)
+    if args.inputs:
+        more_specs, more_names = _read_inputs(args.inputs)
+        specs, names = specs + more_specs, names + more_names
     # An existing output is refused unless --overwrite; only the bundled demo (no input,
     # no -o) may always be re-run, replacing out/sample.enhanced.mp4.
     overwrite = args.overwrite or not (specs or args.output)
     if config.detect.whole_image and (len(specs) > 1 or args.serve):
         raise StreamprocError("--faces takes one image or folder of face crops, without --serve")
     if len(specs) > 1 or args.serve:
-        specs = specs or [str(SAMPLE_CLIP)]
+        if not specs:
+            specs, names = [str(SAMPLE_CLIP)], [None]
         return _run_several(
-            specs, config, args.output, args.serve, args.quiet, overwrite, startup_stops
+            specs, names, config, args.output, args.serve, args.quiet, overwrite, startup_stops
         )
     spec = specs[0] if specs else str(SAMPLE_CLIP)
     output = Path(args.output) if args.output else None
@@ -293,12 +298,22 @@ def _stop_gracefully(pipeline) -> Iterator[list[int]]:
     """While a pipeline runs: the first Ctrl-C/SIGTERM finishes the frames in flight (a
     playable file), a second one aborts now. Yields the signals received."""
     received: list[int] = []
+    busy: list[bool] = []  # a handler is running (a signal can land inside the first)
 
     def on_signal(signum: int, _frame: object) -> None:
         received.append(signum)
-        if len(received) > 1:
-            pipeline.abort.set()
-        pipeline.request_stop()
+        if busy:  # the running handler sees it: setting an Event here could deadlock on
+            return  # the lock the interrupted Event.set() holds
+        busy.append(True)
+        try:
+            handled = 0
+            while handled < len(received):
+                handled = len(received)
+                if handled > 1:
+                    pipeline.abort.set()
+                pipeline.request_stop()
+        finally:
+            busy.clear()
 
     previous = {s: _set_handler(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -310,6 +325,7 @@ def _stop_gracefully(pipeline) -> Iterator[list[int]]:
 
 def _run_several(
     specs: list[str],
+    names: list[str | None],
     config,
     output: str | None,
     serve: bool,
@@ -319,61 +335,106 @@ def _run_several(
 ) -> int:
     """``streamproc run A B ... [--serve]``: run until every camera ends or Ctrl-C/SIGTERM.
 
-    A monitor keeps watching the cameras that answer; a plain run fails fast instead.
-    ``startup_stops``: signals received while starting up (a library may have swallowed
-    their KeyboardInterrupt)."""
+    A monitor keeps watching the cameras that answer; a plain run fails fast instead. The
+    monitor is up before the inputs open and the models load (every camera "starting"),
+    and stays up after every input has ended, until Ctrl-C/SIGTERM (an operator still
+    looks at the last frames and faces). ``startup_stops``: signals received while
+    starting up (a library may have swallowed their KeyboardInterrupt)."""
     from streamproc.run.job import Job, mjpeg_url
+    from streamproc.web.monitor import default_names, name_cameras
 
-    job = Job(
-        specs,
-        config,
-        output,
-        overwrite=overwrite,
-        preview=serve,
-        skip_unopenable=serve,
-        folder=True,
-    )
-    if startup_stops:
-        job.pipeline.finish_without_start()
-        raise KeyboardInterrupt
-    server = None
-    with _stop_gracefully(job.pipeline) as stop_requests:
-        try:
-            if serve:
-                from streamproc.web import MonitorServer
+    labels = default_names(names)
+    server = state = None
+    try:
+        if serve:
+            from streamproc.web import MonitorServer, MonitorState
 
-                server = MonitorServer(job.pipeline, config.serve.host, config.serve.port)
-                print(f"streamproc: monitor at {server.url}", file=sys.stderr, flush=True)
-            for cam in job.pipeline.cameras:
-                if mjpeg_url(cam) and not quiet:
-                    print(
-                        f"streamproc: camera {cam.id} preview at {mjpeg_url(cam)}", file=sys.stderr
-                    )
-            job.start()
-            while job.pipeline.alive():
-                job.pipeline.join(timeout_s=0.2)
-        finally:
+            state = MonitorState(labels, specs)
+            server = MonitorServer(state, config.serve.host, config.serve.port)
+            print(f"streamproc: monitor at {server.url}", file=sys.stderr, flush=True)
+        job = Job(
+            specs,
+            config,
+            output,
+            overwrite=overwrite,
+            preview=serve,
+            skip_unopenable=serve,
+            folder=True,
+        )
+        name_cameras(job.pipeline, labels)
+        if startup_stops:
+            job.pipeline.finish_without_start()
+            raise KeyboardInterrupt
+        if state is not None:
+            state.attach(job.pipeline)
+        with _stop_gracefully(job.pipeline) as stop_requests:
             try:
-                summaries = job.finish("interrupted" if stop_requests else "finished")
+                for cam in job.pipeline.cameras:
+                    if mjpeg_url(cam) and not quiet:
+                        print(
+                            f"streamproc: camera {cam.name} preview at {mjpeg_url(cam)}",
+                            file=sys.stderr,
+                        )
+                job.start()
+                _watch_pipeline(job.pipeline, "several inputs", 0, quiet)
             finally:
-                if server is not None:
-                    server.close()
-    if not quiet:
-        for cam in job.pipeline.unopened:
-            print(f"streamproc: camera {cam['id']} not started: {cam['error']}", file=sys.stderr)
-        for cam, summary, out in zip(job.pipeline.cameras, summaries, job.outputs, strict=True):
-            print(
-                f"streamproc: camera {cam.id} {summary['status']}: {summary['frames_out']} frames "
-                f"({summary['fps']:.1f} fps), {summary['faces_enhanced']} faces enhanced, "
-                f"{summary['dropped']} dropped -> {out or 'null'}",
-                file=sys.stderr,
-            )
+                interrupted = bool(stop_requests)
+                summaries = job.finish("interrupted" if interrupted else "finished")
+            if not quiet:
+                _print_summaries(job, summaries, interrupted)
+            if server is not None and not interrupted:
+                print(
+                    f"streamproc: every input has ended; the monitor stays at {server.url} "
+                    "until Ctrl-C",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                while not stop_requests:
+                    threading.Event().wait(0.2)
+    finally:
+        if server is not None:
+            server.close()
     # A camera that failed (its input, or its output: a full disk) fails the run, as one
     # input does; the others have still been recorded to their end.
     failed = [cam.error for cam in job.pipeline.cameras if cam.error is not None]
     if failed:
         raise failed[0]
-    return EXIT_INTERRUPTED if stop_requests else EXIT_OK
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
+
+
+def _print_summaries(job, summaries: list[dict], interrupted: bool) -> None:
+    """One line per camera: its name, how it ended, and what it wrote (or that it wrote
+    nothing: a camera that never connected has no file)."""
+    for cam in job.pipeline.unopened:
+        print(f"streamproc: camera {cam['name']} not started: {cam['error']}", file=sys.stderr)
+    cams = zip(job.pipeline.cameras, summaries, job.outputs, strict=True)
+    for cam, summary, output in cams:
+        done = summary["frames_out"] + summary["dropped"] >= summary["frames_in"]
+        if cam.error is not None:
+            status = "failed"
+        elif cam.source_ended and done:
+            status = "finished"
+        else:
+            status = "interrupted" if interrupted else summary["status"]
+        print(
+            f"streamproc: camera {cam.name} ({cam.source.info.name}) {status}: "
+            f"{summary['frames_out']} frames ({summary['fps']:.1f} fps), "
+            f"{summary['faces_enhanced']} faces enhanced, {summary['dropped']} dropped, "
+            f"{getattr(cam.source, 'reconnects', 0)} reconnects -> {_written(cam, output)}",
+            file=sys.stderr,
+        )
+
+
+def _written(cam, output: Path | None) -> str:
+    """What a camera wrote: its file, its parts, or nothing."""
+    if output is None:
+        return "null (not recorded)"
+    parts = sorted(getattr(cam.sinks[0], "written", []))
+    if parts:
+        return f"{len(parts)} files in {output.parent}" if len(parts) > 1 else str(parts[0])
+    if output.exists() and cam.stats.frames_out:
+        return str(output)
+    return "nothing written (no frames)"
 
 
 def _new_job(spec: str, config, output: Path | None, overwrite: bool, startup_stops: list[int]):
@@ -403,25 +464,40 @@ def _with_serve_flags(args: argparse.Namespace) -> list[str]:
     return overrides
 
 
-def _read_inputs(path: Path) -> list[str]:
+def _read_inputs(path: Path) -> tuple[list[str], list[str | None]]:
+    """(inputs, names) from a YAML list of inputs; an entry ``name: input`` (or the whole
+    file as a mapping name -> input) names its camera on the monitor and dashboard."""
     import yaml
 
     try:
-        specs = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as err:
         raise StreamprocError(f"cannot read inputs list {path}: {err}") from None
-    if not isinstance(specs, list):
-        raise StreamprocError(f"{path} must be a YAML list of inputs")
-    for n, spec in enumerate(specs, 1):
-        if not isinstance(spec, str):
+    if isinstance(data, dict):
+        data = [{name: spec} for name, spec in data.items()]
+    if not isinstance(data, list):
+        raise StreamprocError(f"{path} must be a YAML list of inputs (or of name: input)")
+    specs: list[str] = []
+    names: list[str | None] = []
+    for n, entry in enumerate(data, 1):
+        name = None
+        if isinstance(entry, dict) and len(entry) == 1:
+            name, entry = next(iter(entry.items()))
+            name = str(name)
+        if not isinstance(entry, str):
             raise StreamprocError(
-                f"{path}: entry {n} must be an input (a path or URL as text), got {spec!r}"
+                f"{path}: entry {n} must be an input (a path or URL as text) or "
+                f"name: input, got {entry!r}"
             )
-    return specs
+        specs.append(entry)
+        names.append(name)
+    if len({n for n in names if n}) < len([n for n in names if n]):
+        raise StreamprocError(f"{path}: two cameras have the same name")
+    return specs, names
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from streamproc.run.verify import verify
+    from streamproc.audit.verify import verify
 
     result = verify(args.manifest, args.input)
     print(f"streamproc: {result.message}")
@@ -430,25 +506,31 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def _watch(job, quiet: bool) -> None:
     """Keep the main thread free for signals while the pipeline runs; draw the dashboard."""
+    if job.mjpeg_url and not quiet and sys.stderr.isatty():
+        print(f"streamproc: live preview at {job.mjpeg_url}", file=sys.stderr)
+    info = job.source.info
+    _watch_pipeline(job.pipeline, info.name, info.frame_count, quiet)
+
+
+def _watch_pipeline(pipeline, title: str, total_frames: int, quiet: bool) -> None:
+    """Until the pipeline's threads end: the live dashboard on a terminal (log lines
+    printed above it), else just wait."""
     if quiet or not sys.stderr.isatty():
-        while job.pipeline.alive():
-            job.pipeline.join(timeout_s=0.2)
+        while pipeline.alive():
+            pipeline.join(timeout_s=0.2)
         return
     from rich.console import Console
     from rich.live import Live
 
-    from streamproc.run.dashboard import Dashboard
+    from streamproc.run.dashboard import Dashboard, logs_above
 
-    info = job.source.info
-    board = Dashboard(
-        job.stats, job.pipeline.queue_depths, info.name, info.frame_count, job.source.live
-    )
-    if job.mjpeg_url:
-        print(f"streamproc: live preview at {job.mjpeg_url}", file=sys.stderr)
-    with Live(board.render(), console=Console(stderr=True), refresh_per_second=4) as live:
-        while job.pipeline.alive():
-            job.pipeline.join(timeout_s=0.25)
+    board = Dashboard(pipeline, title, total_frames)
+    console = Console(stderr=True)
+    with Live(board.render(), console=console, refresh_per_second=4) as live, logs_above(console):
+        while pipeline.alive():
+            pipeline.join(timeout_s=0.25)
             live.update(board.render())
+        live.update(board.render())
 
 
 def _set_handler(signum: int, handler):

@@ -253,6 +253,7 @@ class Job:
             record=functools.partial(self._record, rec) if manifest and not rotating else None,
             preview=Preview(self.config.serve.jpeg_quality) if preview else None,
             tracker=None if self.whole else FaceTracker(self.config.track),
+            output=rec.path,
         )
 
     def _sinks(self, cam_id: str, source: Source, rec: Recording, manifest: bool) -> list[Sink]:
@@ -382,6 +383,9 @@ class Job:
             try:
                 if rec.path is not None and self.config.output.manifest:
                     cam_status = "failed" if cam.error is not None else status
+                    done = cam.stats.frames_out + cam.stats.dropped >= cam.stats.frames_in
+                    if cam.error is None and status == "interrupted" and cam.source_ended and done:
+                        cam_status = "finished"  # it had ended before the stop
                     self._write_manifest(cam, rec, cam_status, summary, error or cam.error)
             except OSError as err:
                 # Keep the first error (often the same full disk) as the one reported.

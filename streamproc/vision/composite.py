@@ -2,7 +2,9 @@
 
 Only the face changes: the enhanced crop is blended in through a feathered ellipse around
 the face box, so the square's corners (background the enhancer also touched) keep the
-original, and every pixel outside the square is left exactly as decoded.
+original, and every pixel outside the square is left exactly as decoded, except for the
+marker: thin corner brackets outside each enhanced face and one badge per frame, drawn
+after every paste so that no face pixel is under them.
 """
 
 from __future__ import annotations
@@ -97,8 +99,114 @@ def restore_black_point(
     return np.where(luma < mid, mid - (mid - luma) * gain, luma)
 
 
+# Marker colour (BGR) by what enhanced the face; the frame badge uses the first face's.
+ENHANCER_BGR = {
+    "generator": (255, 0, 255),  # magenta
+    "classical": (255, 255, 0),  # cyan
+    "classical+generator": (0, 165, 255),  # orange
+}
+MARKER_BGR = (0, 255, 255)  # yellow: an enhancer this table does not name
+# A tracked face's marker is kept this many of its camera's frames after it was last
+# enhanced or marked (far longer than the tracker remembers a lost face: 30 frames).
+HOLD_FORGET_FRAMES = 300
+# The frame badge's text is this fraction of the frame height (at least BADGE_MIN_PX).
+BADGE_HEIGHT = 0.035
+BADGE_MIN_PX = 10
+
+
+def marker_colour(enhancer: str) -> tuple[int, int, int]:
+    return ENHANCER_BGR.get(enhancer, MARKER_BGR)
+
+
+def bracket_rects(box_xyxy: Sequence[float]) -> list[tuple[int, int, int, int]]:
+    """The eight bars (x1, y1, x2, y2, end-exclusive px) of four corner brackets drawn
+    around a face box, a gap away from it: every bar lies outside the box's pixels.
+
+    Thin and outside, so a 14 px face keeps every pixel: a label over a tiny face hid it.
+    """
+    bx1, by1 = int(np.floor(box_xyxy[0])), int(np.floor(box_xyxy[1]))
+    bx2, by2 = int(np.ceil(box_xyxy[2])), int(np.ceil(box_xyxy[3]))
+    side = max(bx2 - bx1, by2 - by1)
+    gap = max(2, round(0.1 * side))
+    thick = max(1, round(side / 32))
+    x1, y1, x2, y2 = bx1 - gap - thick, by1 - gap - thick, bx2 + gap + thick, by2 + gap + thick
+    arm = max(4, round(0.3 * (x2 - x1)))
+    return [
+        (x1, y1, x1 + arm, y1 + thick),  # top-left
+        (x1, y1, x1 + thick, y1 + arm),
+        (x2 - arm, y1, x2, y1 + thick),  # top-right
+        (x2 - thick, y1, x2, y1 + arm),
+        (x1, y2 - thick, x1 + arm, y2),  # bottom-left
+        (x1, y2 - arm, x1 + thick, y2),
+        (x2 - arm, y2 - thick, x2, y2),  # bottom-right
+        (x2 - thick, y2 - arm, x2, y2),
+    ]
+
+
+def bracket_bounds(box_xyxy: Sequence[float]) -> tuple[int, int, int, int]:
+    """The outer edge of a face's brackets (x1, y1, x2, y2, end-exclusive)."""
+    rects = bracket_rects(box_xyxy)
+    return rects[0][0], rects[0][1], rects[-1][2], rects[-1][3]
+
+
+def fill(image: np.ndarray, rect: tuple[int, int, int, int], bgr: tuple[int, int, int]) -> None:
+    """Fill ``rect`` (end-exclusive, may stick out of the image) with ``bgr``."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = max(0, rect[0]), max(0, rect[1]), min(w, rect[2]), min(h, rect[3])
+    if x2 > x1 and y2 > y1:
+        image[y1:y2, x1:x2] = bgr
+
+
+def badge_layout(text: str, frame_w: int, frame_h: int) -> tuple[float, int, tuple[int, int], int]:
+    """(font scale, thickness, text size, baseline) of the frame badge: its text is
+    ``BADGE_HEIGHT`` of the frame tall (legible in a monitor tile), at most 60% wide."""
+    target_px = max(BADGE_MIN_PX, round(BADGE_HEIGHT * frame_h))
+    scale = target_px / 22  # HERSHEY_SIMPLEX capitals are ~22 px tall at scale 1
+    thick = max(1, round(target_px / 14))
+    size, base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    if size[0] > 0.6 * frame_w:
+        scale *= 0.6 * frame_w / size[0]
+        size, base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    return scale, thick, size, base
+
+
+def badge_rect(
+    size: tuple[int, int], base: int, frame_w: int, frame_h: int, avoid: list[tuple]
+) -> tuple[int, int, int, int]:
+    """The corner (top-right, top-left, bottom-right, bottom-left, in that order) whose
+    badge covers the fewest pixels of ``avoid`` (the faces and their brackets)."""
+    pad = max(2, size[1] // 4)
+    w, h = size[0] + 2 * pad, size[1] + base + 2 * pad
+    margin = max(2, frame_h // 100)
+    corners = [
+        (frame_w - margin - w, margin),
+        (margin, margin),
+        (frame_w - margin - w, frame_h - margin - h),
+        (margin, frame_h - margin - h),
+    ]
+
+    def covered(x: int, y: int) -> int:
+        total = 0
+        for ax1, ay1, ax2, ay2 in avoid:
+            ox = min(x + w, ax2) - max(x, ax1)
+            oy = min(y + h, ay2) - max(y, ay1)
+            total += max(0, ox) * max(0, oy)
+        return total
+
+    x, y = min(corners, key=lambda c: covered(*c))  # min keeps the first of equals
+    return max(0, x), max(0, y), min(frame_w, x + w), min(frame_h, y + h)
+
+
 class Compositor:
-    """``whole_image``: each frame is one face crop (``--faces``): the enhanced crop replaces
+    """Pastes enhanced faces back and marks them: thin corner brackets around each
+    enhanced face (outside its box, in the enhancer's colour) and one badge per frame
+    ("AI-enhanced: 3 faces") in the corner that covers no face.
+
+    A tracked face keeps its marker on every frame its track carries it, also a frame the
+    enhancer skipped (e.g. a size at the edge of an ``auto`` band): a marker that blinks
+    reads as noise, and the manifest still says, per frame, which faces were enhanced.
+
+    ``whole_image``: each frame is one face crop (``--faces``): the enhanced crop replaces
     the whole image (there is no scene to blend into) and the marker goes in a corner."""
 
     name = "composite"
@@ -106,6 +214,8 @@ class Compositor:
     def __init__(self, config: CompositeConfig, whole_image: bool = False) -> None:
         self.config = config
         self.whole_image = whole_image
+        # (camera, track id) -> (the camera's frame index it was last marked, enhancer)
+        self._held: dict[tuple[str, int], tuple[int, str]] = {}
 
     def _masks(self, face: Face) -> tuple[np.ndarray, np.ndarray]:
         """(paste mask, face region): where the enhanced crop goes, where colour is matched."""
@@ -124,11 +234,38 @@ class Compositor:
             for face in packet.faces:
                 if face.enhanced is not None:
                     self.paste(packet.image, face)
+            marked = self.marked_faces(packet)
+            if self.config.marker and not self.whole_image:
+                self._draw_marker(packet.image, marked)
             if self.config.draw_boxes:
-                self._draw_boxes(packet)
+                self._draw_boxes(packet, marked)
             if original is not None:
                 packet.image = np.ascontiguousarray(np.hstack([original, packet.image]))
         return packets
+
+    def marked_faces(self, packet: FramePacket) -> list[tuple[Face, str]]:
+        """(face, enhancer) of each face to mark: enhanced on this frame, or a tracked face
+        enhanced on an earlier frame of its track."""
+        marked = []
+        for face in packet.faces:
+            key = (packet.source_id, face.track_id)
+            if face.enhanced is not None:
+                enhancer = face.enhancer
+            elif face.track_id >= 0 and key in self._held:
+                enhancer = self._held[key][1]
+            else:
+                continue
+            if face.track_id >= 0:
+                self._held[key] = (packet.index, enhancer)
+            marked.append((face, enhancer))
+        stale = [
+            key
+            for key, (index, _) in self._held.items()
+            if key[0] == packet.source_id and packet.index - index > HOLD_FORGET_FRAMES
+        ]
+        for key in stale:
+            del self._held[key]
+        return marked
 
     def paste(self, image: np.ndarray, face: Face) -> None:
         mask, region = self._masks(face)
@@ -140,42 +277,40 @@ class Compositor:
         )
         if self.config.marker and self.whole_image:
             enhanced = self._mark_corner(enhanced, crop_rows, crop_cols)
-        elif self.config.marker:
-            enhanced = self._mark(enhanced)
-            self._mark_mask(mask)
         region = image[rows, cols].astype(np.float32)
         m = mask[crop_rows, crop_cols]
         blended = region + (enhanced[crop_rows, crop_cols].astype(np.float32) - region) * m
         image[rows, cols] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
 
-    def _marker_size(self, side: int) -> tuple[float, int, int]:
-        scale = max(0.25, side / 320)
-        (tw, th), base = cv2.getTextSize(
-            self.config.marker_text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1
-        )
-        return scale, th + base + 2, tw + 4
+    def _draw_marker(self, image: np.ndarray, marked: list[tuple[Face, str]]) -> None:
+        """Brackets around each marked face, then the frame badge (drawn after every
+        paste, so no paste blends over a bracket and no bracket lies on a face)."""
+        if not marked:
+            return
+        for face, enhancer in marked:
+            for rect in bracket_rects(face.box_xyxy):
+                fill(image, rect, marker_colour(enhancer))
+        self._draw_badge(image, marked)
 
-    def _mark(self, crop: np.ndarray) -> np.ndarray:
-        """A small label in the crop's top-left corner, inside the pasted area."""
-        side = crop.shape[0]
-        scale, height, width = self._marker_size(side)
-        out = crop.copy()
-        cv2.rectangle(out, (0, 0), (min(width, side - 1), height), (0, 0, 0), -1)
+    def _draw_badge(self, image: np.ndarray, marked: list[tuple[Face, str]]) -> None:
+        n = len(marked)
+        text = f"{self.config.marker_text}: {n} face{'s' if n != 1 else ''}"
+        h, w = image.shape[:2]
+        scale, thick, size, base = badge_layout(text, w, h)
+        avoid = [bracket_bounds(face.box_xyxy) for face, _ in marked]
+        x1, y1, x2, y2 = badge_rect(size, base, w, h, avoid)
+        fill(image, (x1, y1, x2, y2), (0, 0, 0))
+        pad = max(2, size[1] // 4)
         cv2.putText(
-            out,
-            self.config.marker_text,
-            (2, height - 3),
+            image,
+            text,
+            (x1 + pad, y1 + pad + size[1]),
             cv2.FONT_HERSHEY_SIMPLEX,
             scale,
-            (0, 255, 255),
-            1,
+            marker_colour(marked[0][1]),
+            thick,
             cv2.LINE_AA,
         )
-        return out
-
-    def _mark_mask(self, mask: np.ndarray) -> None:
-        _, height, width = self._marker_size(mask.shape[0])
-        mask[: height + 1, : width + 1] = 1.0
 
     def _mark_corner(self, crop: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
         """The label in the bottom-right corner of the visible image: in a face crop the
@@ -213,18 +348,31 @@ class Compositor:
     def close(self) -> None:
         """Nothing held between frames."""
 
-    def _draw_boxes(self, packet: FramePacket) -> None:
+    def _draw_boxes(self, packet: FramePacket, marked: list[tuple[Face, str]]) -> None:
+        """Investigate mode: each face box and its track id, the id above the face's
+        brackets when it is marked (never over them), else just above the box."""
+        marked_ids = {id(face) for face, _ in marked}
         for face in packet.faces:
             x1, y1, x2, y2 = (int(round(v)) for v in face.box_xyxy)
             cv2.rectangle(packet.image, (x1, y1), (x2, y2), (0, 255, 0), 1)
-            if face.track_id >= 0:
-                cv2.putText(
-                    packet.image,
-                    f"#{face.track_id}",
-                    (x1, max(10, y1 - 3)),
-                    cv2.FONT_HERSHEY_SIMPLEX,
-                    0.4,
-                    (0, 255, 0),
-                    1,
-                    cv2.LINE_AA,
-                )
+            if face.track_id < 0:
+                continue
+            label = f"#{face.track_id}"
+            top = y1
+            if self.config.marker and id(face) in marked_ids:
+                x1, top = bracket_bounds(face.box_xyxy)[:2]
+            (_, text_h), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
+            baseline_y = top - base - 1
+            if baseline_y - text_h < 0:  # no room above: below the box (and brackets)
+                bottom = bracket_bounds(face.box_xyxy)[3] if id(face) in marked_ids else y2
+                baseline_y = bottom + text_h + 1
+            cv2.putText(
+                packet.image,
+                label,
+                (x1, baseline_y),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.4,
+                (0, 255, 0),
+                1,
+                cv2.LINE_AA,
+            )

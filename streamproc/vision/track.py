@@ -1,7 +1,10 @@
 """Stable track ids (ultralytics ByteTrack) and smoothed boxes, so pastes do not jitter.
 
 Between detections (``detect.every_n_frames`` > 1) each track's box is carried forward
-with its smoothed velocity; a track not seen for ``track_buffer`` frames is dropped.
+with its smoothed velocity; a track not seen for ``track_buffer`` frames is dropped. A
+detection the tracker has not confirmed (a new or low-score face: tiny CCTV faces often
+stay below ``new_track_thresh``) is carried where it was, until the next detection: else
+it would be enhanced and marked on detection frames only, blinking at half the frame rate.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ class FaceTracker:
         self._states: dict[int, _TrackState] = {}
         self._frame = 0
         self._last_detect_frame = -1
+        self._untracked: list[Face] = []  # the latest detection's unconfirmed faces
 
     def process(self, packets: list[FramePacket]) -> list[FramePacket]:
         for packet in packets:
@@ -108,6 +112,7 @@ class FaceTracker:
         ]
         for track_id in stale:
             del self._states[track_id]
+        self._untracked = [f for f in faces if f.track_id < 0]
 
     def _carry_forward(self) -> list[Face]:
         faces = []
@@ -118,7 +123,9 @@ class FaceTracker:
             box = state.box + state.velocity * gap
             if box[2] > box[0] and box[3] > box[1]:
                 faces.append(Face(box_xyxy=box, score=state.score, track_id=track_id))
+        faces += [Face(box_xyxy=f.box_xyxy.copy(), score=f.score) for f in self._untracked]
         return faces
 
     def close(self) -> None:
         self._states.clear()
+        self._untracked = []

@@ -2,6 +2,10 @@
 
 The pipeline never waits for a viewer: each stream sends the newest frame when it changes
 (a slow browser skips frames), and JPEGs are encoded once per frame and view, on demand.
+
+The page is up before the pipeline exists (:class:`MonitorState`: every camera
+"starting" while inputs open and models load) and after it has finished (the last frame
+of each camera, its stats and faces stay served until the server is closed).
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import uvicorn
 from starlette.applications import Starlette
@@ -19,7 +23,7 @@ from starlette.routing import Route
 
 from streamproc.core.errors import OutputError
 from streamproc.core.pipeline import Pipeline
-from streamproc.web.monitor import snapshot
+from streamproc.web.monitor import RateMeter, snapshot, starting_snapshot
 from streamproc.web.page import PAGE
 from streamproc.web.preview import VIEWS, Preview
 
@@ -28,20 +32,51 @@ BOUNDARY = "streamprocframe"
 FRAME_POLL_S = 0.02
 
 
-def build_app(pipeline: Pipeline) -> Starlette:
-    cameras = {cam.id: cam for cam in pipeline.cameras}
+class MonitorState:
+    """What the page serves: the starting view until :meth:`attach` gives it the pipeline."""
+
+    def __init__(self, names: Sequence[str] = (), sources: Sequence[str] = ()) -> None:
+        self._starting = starting_snapshot(names, sources)
+        self.pipeline: Pipeline | None = None
+        self.meter = RateMeter()
+        self._lock = threading.Lock()
+
+    def attach(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+
+    def snapshot(self) -> dict:
+        pipeline = self.pipeline
+        if pipeline is None:
+            return self._starting
+        with self._lock:  # the meter's samples: one request at a time
+            return snapshot(pipeline, self.meter)
+
+    def preview(self, cam_id: str) -> Preview | None:
+        pipeline = self.pipeline
+        if pipeline is None:
+            return None
+        cam = next((c for c in pipeline.cameras if c.id == cam_id), None)
+        return None if cam is None else cam.preview
+
+
+def build_app(pipeline: Pipeline | MonitorState) -> Starlette:
+    if isinstance(pipeline, MonitorState):
+        state = pipeline
+    else:
+        state = MonitorState()
+        state.attach(pipeline)
 
     def preview_of(request: Request) -> Preview:
-        cam = cameras.get(request.path_params["cam_id"])
-        if cam is None or cam.preview is None:
+        preview = state.preview(request.path_params["cam_id"])
+        if preview is None:
             raise LookupError
-        return cam.preview
+        return preview
 
     async def page(_: Request) -> HTMLResponse:
         return HTMLResponse(PAGE, headers={"Cache-Control": "no-store"})
 
     async def stats(_: Request) -> JSONResponse:
-        return JSONResponse(snapshot(pipeline), headers={"Cache-Control": "no-store"})
+        return JSONResponse(state.snapshot(), headers={"Cache-Control": "no-store"})
 
     async def stream(request: Request) -> Response:
         view = request.query_params.get("view", "enhanced")
@@ -58,13 +93,19 @@ def build_app(pipeline: Pipeline) -> Starlette:
         )
 
     async def face(request: Request) -> Response:
+        """A track's kept crop (``?kind=original``: before enhancement). The page asks with
+        the event's version in the URL, so a browser may cache each image for good."""
+        kind = request.query_params.get("kind", "enhanced")
+        if kind not in ("enhanced", "original"):
+            return Response("kind must be enhanced or original", status_code=400)
         try:
-            jpeg = preview_of(request).face_jpeg(request.path_params["track_id"])
+            jpeg = preview_of(request).face_jpeg(request.path_params["track_id"], kind)
         except LookupError:
             jpeg = None
         if jpeg is None:
             return Response("no such face", status_code=404)
-        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+        cache = "private, max-age=3600" if "v" in request.query_params else "no-store"
+        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": cache})
 
     return Starlette(
         routes=[
@@ -77,13 +118,19 @@ def build_app(pipeline: Pipeline) -> Starlette:
 
 
 async def _mjpeg(preview: Preview, view: str) -> AsyncIterator[bytes]:
+    """Each new frame; once the camera is closed, its last frame (if any) and the end."""
     seq = 0
-    while not preview.closed:
+    while True:
+        closed = preview.closed
         if preview.seq == seq:
+            if closed:
+                return
             await asyncio.sleep(FRAME_POLL_S)
             continue
         seq, jpeg = await asyncio.to_thread(preview.jpeg, view)
         if jpeg is None:
+            if closed:
+                return
             await asyncio.sleep(FRAME_POLL_S)
             continue
         yield mjpeg_part(jpeg)
@@ -127,7 +174,8 @@ class AppServer:
 
 
 class MonitorServer(AppServer):
-    """The monitor page of one multi-camera pipeline."""
+    """The monitor page of one multi-camera pipeline (or of a :class:`MonitorState` that
+    gets its pipeline later)."""
 
-    def __init__(self, pipeline: Pipeline, host: str, port: int) -> None:
+    def __init__(self, pipeline: Pipeline | MonitorState, host: str, port: int) -> None:
         super().__init__(build_app(pipeline), host, port)

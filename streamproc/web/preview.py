@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections import OrderedDict
 from typing import Any
 
 import cv2
 import numpy as np
 
 from streamproc.core.packet import FramePacket
+from streamproc.web.events import FaceEvents
 
 VIEWS = ("enhanced", "original", "side")
-FACES_SHOWN = 8  # latest enhanced crops kept per camera for the monitor's face strip
+FACES_SHOWN = 50  # tracks kept per camera for the monitor's event list
 
 
 class Preview:
@@ -29,26 +28,15 @@ class Preview:
         self.seq = 0
         self._frames: tuple[np.ndarray, np.ndarray] | None = None
         self._jpeg: dict[str, bytes] = {}
-        self._faces: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self.events = FaceEvents(FACES_SHOWN)  # one event per track
         self.closed = False
 
     def publish(self, packet: FramePacket, original: np.ndarray | None) -> None:
-        faces = []
-        for face in packet.faces:
-            if face.enhanced is None or face.track_id < 0:
-                continue
-            ok, data = cv2.imencode(".jpg", face.enhanced, [cv2.IMWRITE_JPEG_QUALITY, 90])
-            if ok:
-                faces.append((face.track_id, data.tobytes()))
+        self.events.add(packet, original)
         with self._lock:
             self._frames = (packet.image, packet.image if original is None else original)
             self._jpeg = {}
             self.seq += 1
-            for track_id, jpeg in faces:
-                self._faces.pop(track_id, None)
-                self._faces[track_id] = {"jpeg": jpeg, "time_s": time.time(), "seq": self.seq}
-            while len(self._faces) > FACES_SHOWN:
-                self._faces.popitem(last=False)
 
     def jpeg(self, view: str) -> tuple[int, bytes | None]:
         """(seq, JPEG of the newest frame in ``view``), or (0, None) before the first frame."""
@@ -73,18 +61,11 @@ class Preview:
         return seq, jpeg
 
     def faces(self) -> list[dict[str, Any]]:
-        """Newest first: track id, wall-clock time and frame seq of each kept crop."""
-        with self._lock:
-            items = list(self._faces.items())
-        return [
-            {"track_id": t, "time_s": round(f["time_s"], 3), "seq": f["seq"]}
-            for t, f in reversed(items)
-        ]
+        """One event per track, newest track first."""
+        return self.events.list()
 
     def close(self) -> None:
         self.closed = True
 
-    def face_jpeg(self, track_id: int) -> bytes | None:
-        with self._lock:
-            face = self._faces.get(track_id)
-        return None if face is None else face["jpeg"]
+    def face_jpeg(self, track_id: int, kind: str = "enhanced") -> bytes | None:
+        return self.events.jpeg(track_id, kind)

@@ -84,11 +84,14 @@ class LiveSource:
             path=None,
         )
         self._container: av.container.InputContainer | None = None
+        # Why the camera is not live (masked), for the operator; None while it is live.
+        self.last_error: str | None = None
         try:
             self._container = self._open() if container is None else self._ready(container)
         except InputError as err:
             if not wait_for_camera:
                 raise
+            self.last_error = mask_url(str(err))
             log.warning("%s; will keep trying", err)
         self.status = "connecting" if self._container is None else "live"
         self.reconnects = 0
@@ -148,6 +151,7 @@ class LiveSource:
             if time.monotonic() - connected_at >= self._config.reconnect_max_s:
                 self._delay_s = self._config.reconnect_initial_s  # it was up: a new outage
             self.status = "reconnecting"
+            self.last_error = f"stream lost: {mask_url(reason)}"
             self.info.events.append(
                 {
                     "event": "disconnect",
@@ -176,6 +180,7 @@ class LiveSource:
             try:
                 container = self._open()
             except InputError as err:
+                self.last_error = mask_url(str(err))
                 attempts += 1
                 limit = self._config.reconnect_max_attempts
                 if limit and attempts >= limit:
@@ -185,6 +190,7 @@ class LiveSource:
             gap_s = time.monotonic() - lost_at
             self.reconnects += 0 if first else 1
             self.status = "live"
+            self.last_error = None
             event = "connected" if first else "reconnected"
             self.info.events.append(
                 {"event": event, "gap_s": round(gap_s, 3), "attempts": attempts + 1}
