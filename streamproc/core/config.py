@@ -108,7 +108,7 @@ class DetectConfig:
 
 @dataclass(frozen=True)
 class TrackConfig:
-    """ByteTrack (ultralytics) plus an exponential moving average on each track's box."""
+    """ByteTrack (vision/bytetrack.py) plus an exponential moving average on each track's box."""
 
     enabled: bool = True
     track_high_thresh: float = 0.35

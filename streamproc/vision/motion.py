@@ -42,23 +42,27 @@ class Region:
         return (self.x2 - self.x1) * (self.y2 - self.y1)
 
 
+def _span(lo: float, hi: float, limit: int) -> tuple[float, float]:
+    """[lo, hi] widened to MIN_REGION_PX (about its centre), then shifted inside [0, limit]."""
+    short = MIN_REGION_PX - (hi - lo)
+    if short > 0:
+        lo, hi = lo - short / 2, hi + short / 2
+    if lo < 0:
+        lo, hi = 0.0, hi - lo
+    if hi > limit:
+        lo, hi = max(0.0, lo - (hi - limit)), float(limit)
+    return lo, hi
+
+
 def _grow(box: np.ndarray, margin_px: float, width: int, height: int) -> np.ndarray:
     """Grow by ``margin_px`` per side, then to at least MIN_REGION_PX, inside the frame."""
-    x1, y1, x2, y2 = box[0] - margin_px, box[1] - margin_px, box[2] + margin_px, box[3] + margin_px
-    for lo, hi, limit in ((0, 2, width), (1, 3, height)):
-        pair = [x1, x2] if lo == 0 else [y1, y2]
-        short = MIN_REGION_PX - (pair[1] - pair[0])
-        if short > 0:
-            pair = [pair[0] - short / 2, pair[1] + short / 2]
-        if pair[0] < 0:
-            pair = [0, pair[1] - pair[0]]
-        if pair[1] > limit:
-            pair = [max(0, pair[0] - (pair[1] - limit)), limit]
-        if lo == 0:
-            x1, x2 = pair
-        else:
-            y1, y2 = pair
+    x1, x2 = _span(box[0] - margin_px, box[2] + margin_px, width)
+    y1, y2 = _span(box[1] - margin_px, box[3] + margin_px, height)
     return np.array([x1, y1, x2, y2], np.float64)
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
 
 
 def merge_boxes(boxes: list[np.ndarray]) -> list[np.ndarray]:
@@ -70,15 +74,8 @@ def merge_boxes(boxes: list[np.ndarray]) -> list[np.ndarray]:
         out: list[np.ndarray] = []
         for box in merged:
             for i, other in enumerate(out):
-                if box[0] < other[2] and other[0] < box[2] and box[1] < other[3] and other[1] < box[3]:
-                    out[i] = np.array(
-                        [
-                            min(box[0], other[0]),
-                            min(box[1], other[1]),
-                            max(box[2], other[2]),
-                            max(box[3], other[3]),
-                        ]
-                    )
+                if _overlap(box, other):
+                    out[i] = np.r_[np.minimum(box[:2], other[:2]), np.maximum(box[2:], other[2:])]
                     changed = True
                     break
             else:

@@ -8,8 +8,8 @@ on the CPU at a fraction of the speed is worse than stopping.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
