@@ -68,10 +68,12 @@ def test_nms_keeps_the_best_of_overlapping_boxes():
     assert nms(boxes[:0], scores[:0], 0.5, 10).tolist() == []
 
 
-def _scene_with_faces(width: int, height: int, px: int) -> tuple[np.ndarray, np.ndarray]:
+def _scene_with_faces(
+    width: int, height: int, px: int, n_faces: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
     frame = background(width, height)
     truth = []
-    for k, patch in enumerate(face_patches(px)):
+    for k, patch in enumerate(face_patches(px)[:n_faces]):
         x, y = width // 6 + k * width // 2, height // 3
         frame[y : y + px, x : x + patch.shape[1]] = patch
         truth.append([x, y, x + patch.shape[1], y + px])
@@ -154,7 +156,8 @@ def test_a_face_standing_still_is_found_by_the_periodic_full_pass():
     """A face that fades in (lights coming on) never moves enough to gate a crop: the full
     pass every full_every_n detections finds it; then the crops around it keep it."""
     bg = background(768, 432)
-    frame_with_face, truth = _scene_with_faces(768, 432, 56)
+    # One face: the other packaged face scores near detect.conf at this size.
+    frame_with_face, truth = _scene_with_faces(768, 432, 56, n_faces=1)
     full_every_n = 7
     detector = FaceDetector(DetectConfig(every_n_frames=1, full_every_n=full_every_n))
     first_found, kinds = None, []

@@ -11,6 +11,7 @@ changed, on native-resolution crops (:mod:`streamproc.vision.motion`).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import logging
 from dataclasses import dataclass
@@ -126,6 +127,7 @@ class OnnxEngine:
 
     def __init__(self, model_path: Path, config: DetectConfig) -> None:
         self.config = config
+        self.backend = config.backend
         if config.backend == "openvino":
             self._infer = _openvino_infer(model_path, config)
             self.providers = ["OpenVINO:CPU"]
@@ -235,7 +237,21 @@ class UltralyticsEngine:
         self._model = None
 
 
+def _native_px(image: np.ndarray, cap_px: int) -> int:
+    return min(cap_px, -(-max(image.shape[:2]) // STRIDE_PX) * STRIDE_PX)
+
+
+def resolve_backend(config: DetectConfig) -> str:
+    """``auto``: OpenVINO for a CPU detector when it is installed, else ONNX Runtime."""
+    if config.backend != "auto":
+        return config.backend
+    on_cpu = config.device.strip().lower() == "cpu"
+    return "openvino" if on_cpu and importlib.util.find_spec("openvino") else "ort"
+
+
 def open_engine(model_path: Path, config: DetectConfig) -> Engine:
+    config = dataclasses.replace(config, backend=resolve_backend(config))
+    log.debug("face detector backend: %s", config.backend)
     if config.backend == "ultralytics":
         return UltralyticsEngine(model_path, config)
     return OnnxEngine(model_path, config)
@@ -258,11 +274,17 @@ class FaceDetector:
             self._engine = open_engine(self.model_path, config)
             # Warm up: proves the file is a usable detector before any frame is read.
             self._engine.detect([np.zeros((64, 64, 3), np.uint8)], config.imgsz)
+        except ModelError as err:
+            # One message names the detector, whichever layer refused the file.
+            name = self.model_path.name
+            reason = str(err).removeprefix(f"cannot load ONNX model {name}: ")
+            raise ModelError(f"cannot load face detector {name}: {reason}") from None
         except (RuntimeError, ValueError, TypeError, OSError, AttributeError, KeyError) as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             first = first.replace("ERROR ❌️", "").strip()
             raise ModelError(f"cannot load face detector {self.model_path.name}: {first}") from None
         self.providers = getattr(self._engine, "providers", [])
+        self.backend = resolve_backend(config)
         self._frames_seen = 0
         self._gates: dict[str, MotionGate] = {}
         # Per source: the boxes found last time (the gate re-checks around them).
@@ -301,19 +323,22 @@ class FaceDetector:
         return regions
 
     def _detect_regions(self, image: np.ndarray, regions: list[Region]) -> Detections:
-        """Each crop at native resolution (its long side at most ``imgsz``), boxes back in
-        frame px, then one NMS over all crops (a face on a seam is found twice)."""
-        boxes, scores = [], []
-        for region in regions:
-            crop = image[region.y1 : region.y2, region.x1 : region.x2]
-            # Never scaled up (ultralytics would blow a small crop up to imgsz).
-            native_px = -(-max(crop.shape[:2]) // STRIDE_PX) * STRIDE_PX
-            (found,) = self._engine.detect([crop], min(self.config.imgsz, native_px))
-            if len(found.scores):
-                boxes.append(found.boxes_xyxy + np.array([region.x1, region.y1] * 2, np.float32))
-                scores.append(found.scores)
+        """Each crop at native resolution (its long side at most ``imgsz``; crops of one
+        size in one batch), boxes back in frame px, then one NMS over all crops (a face
+        on a seam is found twice)."""
+        crops = [image[r.y1 : r.y2, r.x1 : r.x2] for r in regions]
+        if self.backend == "ultralytics":  # it would blow small crops up to imgsz
+            found = [self._engine.detect([c], _native_px(c, self.config.imgsz))[0] for c in crops]
+        else:  # never scaled up
+            found = self._engine.detect(crops, self.config.imgsz) if crops else []
+        boxes = [
+            f.boxes_xyxy + np.array([r.x1, r.y1] * 2, np.float32)
+            for f, r in zip(found, regions, strict=True)
+            if len(f.scores)
+        ]
         if not boxes:
             return Detections.empty()
+        scores = [f.scores for f in found if len(f.scores)]
         all_boxes, all_scores = np.concatenate(boxes), np.concatenate(scores)
         kept = nms(all_boxes, all_scores, self.config.iou, self.config.max_faces)
         return Detections(all_boxes[kept], all_scores[kept])
