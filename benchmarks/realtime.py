@@ -73,7 +73,8 @@ def cctv_clip(src: Path, dst: Path, size: tuple[int, int], fps: int, frames: int
 
 def quiet_clip(dst: Path, size: tuple[int, int], fps: int, frames: int, seed: int = 0) -> Path:
     """A static camera: a still scene with sensor noise; people (a face of 28-40 px over a
-    body) walk in and out, 1-3 px per frame, and one stands still for seconds."""
+    body) walk across, 1-3 px per frame, again and again, and one stops for 4 s on the way
+    each time."""
     from benchmarks.clips import _face_sprites, _scene
 
     rng = np.random.default_rng(seed)
@@ -87,8 +88,10 @@ def quiet_clip(dst: Path, size: tuple[int, int], fps: int, frames: int, seed: in
         face = cv2.resize(face, (max(2, round(face.shape[1] * scale)), face_px))
         alpha = cv2.resize(alpha, (face.shape[1], face_px))[:, :, None]
         speed = [1.0, 2.0, 3.0][i] * (1 if i % 2 == 0 else -1)
-        start = int(rng.integers(0, frames // 3))
-        people.append((face, alpha, speed, start, int(height * (0.2 + 0.2 * i))))
+        start = int(rng.integers(0, 2 * fps))
+        # Walk across, (person 0: stop for 4 s on the way), 1 s off screen, again.
+        period = int((width + face.shape[1]) / abs(speed)) + (4 * fps if i == 0 else 0) + fps
+        people.append((face, alpha, speed, start, period, int(height * (0.2 + 0.2 * i))))
     colours = [(60, 60, 140), (120, 90, 40), (50, 110, 60)]
     with av.open(str(dst), mode="w") as writer:
         stream = writer.add_stream("libx264", rate=fps)
@@ -96,10 +99,10 @@ def quiet_clip(dst: Path, size: tuple[int, int], fps: int, frames: int, seed: in
         stream.options = {"crf": "20", "preset": "ultrafast"}
         for index in range(frames):
             image = scene.copy()
-            for i, (face, alpha, speed, start, y) in enumerate(people):
-                t = index - start
-                if t < 0:
+            for i, (face, alpha, speed, start, period, y) in enumerate(people):
+                if index < start:
                     continue
+                t = (index - start) % period
                 if i == 0:  # walks to the middle, stands still for 4 s, walks on
                     t = t if t < width // 3 else max(width // 3, t - 4 * fps)
                 x = int(t * speed) if speed > 0 else int(width + t * speed)
