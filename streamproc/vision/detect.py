@@ -26,7 +26,7 @@ from streamproc.core.errors import ModelError
 from streamproc.core.packet import Face, FramePacket
 from streamproc.vision.enhance.model_meta import verify_sha256
 from streamproc.vision.letterbox import STRIDE_PX, Letterbox, apply_letterbox, plan_letterbox
-from streamproc.vision.motion import MotionGate, Region
+from streamproc.vision.motion import CALL_COST_PX, MotionGate, Region
 
 log = logging.getLogger(__name__)
 
@@ -317,7 +317,8 @@ class FaceDetector:
             return None
         gate = self._gates.get(packet.source_id)
         if gate is None:
-            gate = self._gates[packet.source_id] = MotionGate(self.config)
+            cost = CALL_COST_PX[self.backend]
+            gate = self._gates[packet.source_id] = MotionGate(self.config, cost)
         regions = gate.plan(packet.image, self._last.get(packet.source_id, EMPTY))
         self.passes["full" if regions is None else "crops" if regions else "none"] += 1
         return regions

@@ -28,9 +28,10 @@ MIN_REGION_PX = 128
 # once (~40 ms measured), so the 24 shapes of a 768x432 frame are paid for in the first
 # seconds, and crops of one size share a batch.
 BUCKET_PX = 128
-# The fixed cost of one detector call, in input pixels: ~5 ms, what a 128x128 crop costs
-# (measured with OpenVINO and ONNX Runtime on 2 cores).
-CALL_COST_PX = 128 * 128
+# The fixed cost of one detector call, in input pixels of the same backend, measured on 2
+# cores (median of 15, a 128x128 crop against a 640x384 frame): OpenVINO 7.8 vs 21.9 ms,
+# so ~5 ms a call, a quarter of a full pass; ONNX Runtime 5.7 vs 48.8 ms, ~4 ms.
+CALL_COST_PX = {"openvino": 56_000, "ort": 20_000, "ultralytics": 20_000}
 # Around moving blobs: a head sits above the moving torso, give it room.
 MOTION_MARGIN_PX = 24
 # Around a face found last time: it may have moved this many face sizes since.
@@ -108,8 +109,10 @@ def merge_boxes(boxes: list[np.ndarray]) -> list[np.ndarray]:
 class MotionGate:
     """One camera's motion state: the small grey copy of the frame detected last."""
 
-    def __init__(self, config: DetectConfig) -> None:
+    def __init__(self, config: DetectConfig, call_cost_px: int = CALL_COST_PX["ort"]) -> None:
+        """``call_cost_px``: the detector backend's fixed cost per call (CALL_COST_PX)."""
         self.config = config
+        self.call_cost_px = call_cost_px
         self._previous: np.ndarray | None = None
         self._since_full = 0
 
@@ -159,21 +162,20 @@ class MotionGate:
             x1, x2 = _bucket(box[0], box[2], width)
             y1, y2 = _bucket(box[1], box[3], height)
             regions.append(Region(x1, y1, x2, y2))
-        if crops_cost_px(regions) > self.config.motion_max_area * full_cost_px(
-            width, height, self.config.imgsz
-        ):
+        full_px = full_cost_px(width, height, self.config.imgsz, self.call_cost_px)
+        if crops_cost_px(regions, self.call_cost_px) > self.config.motion_max_area * full_px:
             self._since_full = 0
             return None
         return regions
 
 
-def full_cost_px(width: int, height: int, imgsz: int) -> int:
+def full_cost_px(width: int, height: int, imgsz: int, call_cost_px: int) -> int:
     box = plan_letterbox(width, height, imgsz)
-    return box.input_width_px * box.input_height_px + CALL_COST_PX
+    return box.input_width_px * box.input_height_px + call_cost_px
 
 
-def crops_cost_px(regions: list[Region]) -> int:
+def crops_cost_px(regions: list[Region], call_cost_px: int) -> int:
     """What the crops cost the detector, in input pixels: their area (native resolution:
     larger than a downscaled full pass) plus a fixed cost per batch of one shape."""
     shapes = {(r.x2 - r.x1, r.y2 - r.y1) for r in regions}
-    return sum(r.area_px for r in regions) + CALL_COST_PX * len(shapes)
+    return sum(r.area_px for r in regions) + call_cost_px * len(shapes)
