@@ -3,6 +3,7 @@
     streamproc-bench --quick                      # < 3 min on 2 cores: the shipped sample
     streamproc-bench                              # 720p + 1080p synthetic clips, sweeps
     streamproc-bench --clip footage.mp4 --providers cuda,cpu --device 0
+    streamproc-bench --realtime-only [--clip footage.mp4]   # issue 15's figures only
 
 Writes ``results.json``, ``results.md`` and two PNG plots into ``--out`` and prints a
 table, the two ratios that decide whether the pipeline is real-time (end-to-end fps over
@@ -25,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks import measure, report
+from benchmarks import measure, realtime, report
 from benchmarks.clips import RESOLUTIONS, ClipSpec, probe_clip, trim, write_synthetic
 from benchmarks.measure import Timing
 from streamproc.core.config import config_from_dict
@@ -101,6 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--fp16", action=argparse.BooleanOptionalAction, help="also an fp16 model (default: GPU)"
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument(
+        "--realtime-only",
+        action="store_true",
+        help="only the real-time section (benchmarks/realtime.py): e2e/ceiling, recall vs "
+        "exhaustive detection, live drops and latency, start-up; on --clip if given",
+    )
+    parser.add_argument(
+        "--no-realtime",
+        action="store_true",
+        help="skip the real-time section (it runs with --quick and the full synthetic run)",
+    )
     return parser
 
 
@@ -300,6 +312,10 @@ class Bench:
         self.generator(models)
         self.end_to_end(clips, models["fp32"])
         self.live(first_name, first_clip, models["fp32"])
+        if self.args.clip is None and not self.args.no_realtime:
+            self.results["realtime"] = realtime.run(
+                self.work, self.log, None, self.args.quick, self.config("auto", None)
+            )
         self.results["peak_rss_mb"] = measure.peak_rss_mb()
         self.results["bench_s"] = time.perf_counter() - started
         self.results["env"] = self.env()
@@ -349,6 +365,40 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _realtime_only(args: argparse.Namespace, log) -> int:
+    """The real-time section alone: no generator export, no torch in this process."""
+    started = time.perf_counter()
+    try:
+        with tempfile.TemporaryDirectory(prefix="streamproc-bench-") as tmp:
+            data = {
+                "detect": {"device": args.device},
+                "enhance": {"providers": args.providers.split(",")},
+            }
+            section = realtime.run(Path(tmp), log, args.clip, args.quick, config_from_dict(data))
+    except StreamprocError as err:
+        print(f"streamproc-bench: error: {err}", file=sys.stderr)
+        return err.exit_code
+    results = {
+        "realtime": section,
+        "bench_s": time.perf_counter() - started,
+        "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "host": socket.gethostname(),
+        "cpus": os.cpu_count(),
+        "load_avg": os.getloadavg(),
+    }
+    results = _finite(json.loads(json.dumps(results, default=_json_default)))
+    out = args.out or Path("benchmarks/results") / f"{device_tag(('cpu',))}-realtime"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    text = realtime.lines(section)
+    (out / "results.md").write_text(
+        "# streamproc-bench --realtime-only\n\n" + "\n".join(f"    {t}" for t in text) + "\n"
+    )
+    print("\n".join(text))
+    print(f"results: {out}/results.json, results.md")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")
@@ -361,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     def log(text: str) -> None:
         console.log(text)
 
+    if args.realtime_only:
+        return _realtime_only(args, log)
     try:
         with tempfile.TemporaryDirectory(prefix="streamproc-bench-") as tmp:
             bench = Bench(args, Path(tmp), log)

@@ -212,6 +212,12 @@ def print_tables(results: dict, console) -> None:
         f"latency p50 {live['latency_ms_p50']:.0f} ms, p95 {live['latency_ms_p95']:.0f} ms, "
         f"{live['dropped']} dropped; peak RSS {results['peak_rss_mb']:.0f} MB"
     )
+    if "realtime" in results:
+        from benchmarks.realtime import lines
+
+        console.print("[bold]Real time (issue 15)[/]")
+        for line in lines(results["realtime"]):
+            console.print("  " + escape(line))
     console.print("[bold]Ratios[/]")
     for name, value in results["ratios"].items():
         console.print(f"  {escape(name)} = {value:.2f}")
@@ -240,6 +246,11 @@ def markdown(results: dict) -> str:
         lines.append("|" + "---|" * len(header))
         lines += ["| " + " | ".join(row) + " |" for row in rows]
         lines.append("")
+    if "realtime" in results:
+        from benchmarks.realtime import lines as realtime_lines
+
+        lines += ["## Real time (issue 15)", ""]
+        lines += [f"    {line}" for line in realtime_lines(results["realtime"])] + [""]
     lines += ["## Ratios", "", "| ratio | value |", "|---|---|"]
     lines += [f"| {k} | {v:.2f} |" for k, v in results["ratios"].items()]
     lines += ["", "## Targets", "", "| target | value | status | note |", "|---|---|---|---|"]

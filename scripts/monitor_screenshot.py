@@ -18,11 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from streamproc.core.multi import MultiJob  # noqa: E402
 from synth import write_clip  # noqa: E402
 
 from streamproc.core.config import load_config  # noqa: E402
-from streamproc.run.job import SAMPLE_CLIP  # noqa: E402
+from streamproc.run.job import SAMPLE_CLIP, Job  # noqa: E402
 from streamproc.web import MonitorServer, MonitorState  # noqa: E402
 from streamproc.web.monitor import name_cameras  # noqa: E402
 
@@ -43,7 +42,7 @@ def main(out: Path) -> None:
     names = ["entrance", "lobby", "gate"]
     state = MonitorState(names, specs)
     server = MonitorServer(state, "127.0.0.1", 0)
-    job = MultiJob(specs, load_config(None), "null", preview=True, skip_unopenable=True)
+    job = Job(specs, load_config(None), "null", preview=True, skip_unopenable=True, folder=True)
     name_cameras(job.pipeline, names)
     state.attach(job.pipeline)
     job.start()

@@ -27,7 +27,15 @@ NOTICE = (
     "Faces in this output were altered by a machine-learning model and/or image filters. "
     "Enhanced faces are machine-generated guesses, not evidence of identity."
 )
-PACKAGES = ("av", "numpy", "onnxruntime-gpu", "opencv-python", "torch", "ultralytics")
+PACKAGES = (
+    "av",
+    "numpy",
+    "onnxruntime-gpu",
+    "openvino",
+    "opencv-python",
+    "torch",
+    "ultralytics",
+)
 
 
 def versions() -> dict[str, str]:
@@ -122,7 +130,12 @@ def models_info(detector: Any, generator: Any) -> dict[str, Any]:
         # None: no detector ran (``--faces``: each image is the face).
         "detector": None
         if detector is None
-        else {"file": detector.model_path.name, "sha256": detector.model_sha256},
+        else {
+            "file": detector.model_path.name,
+            "sha256": detector.model_sha256,
+            # ort | openvino | ultralytics: the same graph, boxes equal to < 1 px.
+            "backend": getattr(detector, "backend", None),
+        },
         "generator": None
         if generator is None
         else {

@@ -1,4 +1,4 @@
-"""Stable track ids (ultralytics ByteTrack) and smoothed boxes, so pastes do not jitter.
+"""Stable track ids (ByteTrack: vision/bytetrack.py) and smoothed boxes: pastes don't jitter.
 
 Between detections (``detect.every_n_frames`` > 1) each track's box is carried forward
 with its smoothed velocity; a track not seen for ``track_buffer`` frames is dropped. A
@@ -10,32 +10,12 @@ it would be enhanced and marked on detection frames only, blinking at half the f
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import numpy as np
 
 from streamproc.core.config import TrackConfig
 from streamproc.core.packet import Face, FramePacket
-
-
-class _Detections:
-    """The numpy view of detections that ultralytics' trackers consume."""
-
-    def __init__(self, xyxy: np.ndarray, conf: np.ndarray) -> None:
-        self.xyxy = xyxy.reshape(-1, 4).astype(np.float32)
-        self.conf = conf.reshape(-1).astype(np.float32)
-        self.cls = np.zeros_like(self.conf)
-
-    @property
-    def xywh(self) -> np.ndarray:
-        xy = (self.xyxy[:, :2] + self.xyxy[:, 2:]) / 2
-        return np.concatenate([xy, self.xyxy[:, 2:] - self.xyxy[:, :2]], axis=1)
-
-    def __len__(self) -> int:
-        return len(self.conf)
-
-    def __getitem__(self, mask: np.ndarray) -> _Detections:
-        return _Detections(self.xyxy[mask], self.conf[mask])
+from streamproc.vision.bytetrack import ByteTracker
 
 
 @dataclass
@@ -50,19 +30,8 @@ class FaceTracker:
     name = "track"
 
     def __init__(self, config: TrackConfig) -> None:
-        from ultralytics.trackers.byte_tracker import BYTETracker
-
         self.config = config
-        self._tracker = BYTETracker(
-            SimpleNamespace(
-                track_high_thresh=config.track_high_thresh,
-                track_low_thresh=config.track_low_thresh,
-                new_track_thresh=config.new_track_thresh,
-                track_buffer=config.track_buffer,
-                match_thresh=config.match_thresh,
-                fuse_score=True,
-            )
-        )
+        self._tracker = ByteTracker(config)
         self._states: dict[int, _TrackState] = {}
         self._frame = 0
         self._last_detect_frame = -1
@@ -81,15 +50,14 @@ class FaceTracker:
 
     def _update(self, packet: FramePacket) -> None:
         faces = packet.faces
-        dets = _Detections(
+        tracks = self._tracker.update(
             np.array([f.box_xyxy for f in faces]) if faces else np.zeros((0, 4)),
             np.array([f.score for f in faces]) if faces else np.zeros(0),
         )
-        tracks = self._tracker.update(dets)
         self._last_detect_frame = self._frame
         alpha = self.config.box_smoothing
-        for row in tracks:
-            track_id, det_index = int(row[4]), int(row[7])
+        for track in tracks:
+            track_id, det_index = track.track_id, track.det_index
             face = faces[det_index]
             face.track_id = track_id
             raw = face.box_xyxy.copy()

@@ -8,8 +8,9 @@ on the CPU at a fraction of the speed is worse than stopping.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import onnxruntime as ort
@@ -47,7 +48,35 @@ GRAPH_LEVELS = {
 }
 
 
-def provider_list(config: EnhanceConfig) -> list[tuple[str, dict[str, Any]]]:
+class SessionSettings(Protocol):
+    """What a session needs from its config: :class:`EnhanceConfig` (the generator) or
+    :class:`SessionConfig` (the detector) both have it."""
+
+    providers: tuple[str, ...]
+    missing_provider: str
+    intra_op_threads: int
+    ort_spin: bool
+    graph_optimization: str
+    trt_fp16: bool
+    trt_engine_cache_dir: str
+    device_id: int
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """Session settings for a model other than the generator (the face detector)."""
+
+    providers: tuple[str, ...] = ("cpu",)
+    missing_provider: str = "error"
+    intra_op_threads: int = 2
+    ort_spin: bool = False
+    graph_optimization: str = "all"
+    trt_fp16: bool = True
+    trt_engine_cache_dir: str = ""
+    device_id: int = 0
+
+
+def provider_list(config: SessionSettings) -> list[tuple[str, dict[str, Any]]]:
     providers = []
     for short in config.providers:
         name = PROVIDER_NAMES[short]
@@ -66,7 +95,7 @@ def provider_list(config: EnhanceConfig) -> list[tuple[str, dict[str, Any]]]:
     return providers
 
 
-def create_session(model_path: Path, config: EnhanceConfig) -> ort.InferenceSession:
+def create_session(model_path: Path, config: SessionSettings) -> ort.InferenceSession:
     wanted = provider_list(config)
     available = set(ort.get_available_providers())
     missing = [name for name, _ in wanted if name not in available]
@@ -74,8 +103,8 @@ def create_session(model_path: Path, config: EnhanceConfig) -> ort.InferenceSess
     if missing and config.missing_provider == "error":
         raise ModelError(
             f"ONNX Runtime provider(s) {', '.join(missing)} not available "
-            f"(have {', '.join(sorted(available))}); set enhance.providers or "
-            "enhance.missing_provider=warn"
+            f"(have {', '.join(sorted(available))}) for {model_path.name}; set "
+            "enhance.providers / detect.device or enhance.missing_provider=warn"
         )
     options = ort.SessionOptions()
     options.graph_optimization_level = GRAPH_LEVELS[config.graph_optimization]

@@ -1,0 +1,382 @@
+"""Is the default pipeline real time on this machine? Issue #15's figures, in one run.
+
+    streamproc-bench --quick                  # includes this section
+    streamproc-bench --realtime-only          # only this section (~1-2 min on 2 cores)
+    streamproc-bench --realtime-only --clip store-camera.mp4
+
+Every figure is a ratio or a count measured within the run, so a busy shared machine
+shifts both sides of a ratio alike:
+
+- ``e2e_over_ceiling``: frames/s of the default ``streamproc run`` pipeline (file output)
+  over frames/s of decode + re-encode alone (the same reader and writer, no stages).
+- ``recall_vs_exhaustive``: of the faces the detector finds when it runs on every frame at
+  full size (motion gate off, every_n_frames=1), the share the default pipeline outputs
+  on the same frame (detector + gate + tracker, IoU >= 0.3); with its detect ms per frame.
+- live: the clip paced at its own fps as a live camera; dropped % and latency p95.
+- ``startup_s``: a fresh ``python -m streamproc run`` of a one-frame clip, spawn to exit
+  (an upper bound on time to first frame), and whether it imported torch.
+- detector backends: ms per 640-letterboxed frame, ONNX Runtime vs OpenVINO.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+
+from benchmarks import measure
+from benchmarks.paced import PacedSource
+from streamproc.core.config import Config, config_from_dict
+from streamproc.core.errors import ModelError
+from streamproc.core.packet import FramePacket
+from streamproc.io.sources import open_source
+from streamproc.run.job import Job
+from streamproc.vision.bytetrack import iou_matrix
+from streamproc.vision.detect import FaceDetector
+from streamproc.vision.track import FaceTracker
+
+RECALL_IOU = 0.3
+SIZES = {"432p": (768, 432), "720p": (1280, 720)}
+
+
+def cctv_clip(src: Path, dst: Path, size: tuple[int, int], fps: int, frames: int) -> Path:
+    """``src`` scaled to ``size`` and played forward, backward, forward... to ``frames``
+    frames at ``fps`` (a static camera: no cut where it loops), H.264 CRF 18."""
+    with av.open(str(src)) as reader:
+        images = [f.to_ndarray(format="bgr24") for f in reader.decode(video=0)]
+    images = [cv2.resize(im, size, interpolation=cv2.INTER_AREA) for im in images]
+    cycle = images + images[-2:0:-1]
+    with av.open(str(dst), mode="w") as writer:
+        stream = writer.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        stream.options = {"crf": "18", "preset": "ultrafast"}
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(cycle[index % len(cycle)], format="bgr24")
+            frame.pts, frame.time_base = index, Fraction(1, fps)
+            for packet in stream.encode(frame):
+                writer.mux(packet)
+        for packet in stream.encode(None):
+            writer.mux(packet)
+    return dst
+
+
+def quiet_clip(dst: Path, size: tuple[int, int], fps: int, frames: int, seed: int = 0) -> Path:
+    """A static camera: a still scene with sensor noise; people (a face of 28-40 px over a
+    body) walk across, 1-3 px per frame, again and again, and one stops for 4 s on the way
+    each time."""
+    from benchmarks.clips import _face_sprites, _scene
+
+    rng = np.random.default_rng(seed)
+    width, height = size
+    scene = _scene(width, height, rng)
+    sprites = _face_sprites(rng, 3)
+    people = []
+    for i, (face, alpha) in enumerate(sprites):
+        face_px = int(rng.integers(28, 41))
+        scale = face_px / face.shape[0]
+        face = cv2.resize(face, (max(2, round(face.shape[1] * scale)), face_px))
+        alpha = cv2.resize(alpha, (face.shape[1], face_px))[:, :, None]
+        speed = [1.0, 2.0, 3.0][i] * (1 if i % 2 == 0 else -1)
+        start = int(rng.integers(0, 2 * fps))
+        # Walk across, (person 0: stop for 4 s on the way), 1 s off screen, again.
+        period = int((width + face.shape[1]) / abs(speed)) + (4 * fps if i == 0 else 0) + fps
+        people.append((face, alpha, speed, start, period, int(height * (0.2 + 0.2 * i))))
+    colours = [(60, 60, 140), (120, 90, 40), (50, 110, 60)]
+    with av.open(str(dst), mode="w") as writer:
+        stream = writer.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"crf": "20", "preset": "ultrafast"}
+        for index in range(frames):
+            image = scene.copy()
+            for i, (face, alpha, speed, start, period, y) in enumerate(people):
+                if index < start:
+                    continue
+                t = (index - start) % period
+                if i == 0:  # walks to the middle, stands still for 4 s, walks on
+                    t = t if t < width // 3 else max(width // 3, t - 4 * fps)
+                x = int(t * speed) if speed > 0 else int(width + t * speed)
+                h, w = face.shape[:2]
+                if not 0 <= x <= width - w or y + 4 * h > height:
+                    continue
+                cv2.rectangle(
+                    image, (x - w // 2, y + h), (x + w + w // 2, y + 4 * h), colours[i], -1
+                )
+                region = image[y : y + h, x : x + w]
+                region += (face.astype(np.float32) - region) * alpha
+            image = image + rng.normal(0, 2.5, image.shape[:2])[:, :, None]
+            frame = av.VideoFrame.from_ndarray(np.clip(image, 0, 255).astype(np.uint8), "bgr24")
+            frame.pts, frame.time_base = index, Fraction(1, fps)
+            for packet in stream.encode(frame):
+                writer.mux(packet)
+        for packet in stream.encode(None):
+            writer.mux(packet)
+    return dst
+
+
+@dataclass
+class _Lane:
+    """One way of detecting the clip: its stages, what they output per frame, its time."""
+
+    detector: FaceDetector
+    tracker: FaceTracker | None
+    every_n: int
+    boxes: list[np.ndarray] = field(default_factory=list)
+    busy_s: float = 0.0
+
+    def step(self, index: int, image: np.ndarray) -> None:
+        packet = FramePacket(index, index, Fraction(1, 30), image, 0.0)
+        if index % self.every_n == 0:
+            t0 = time.perf_counter()
+            self.detector.process([packet])
+            self.busy_s += time.perf_counter() - t0
+        if self.tracker is not None:
+            self.tracker.process([packet])
+        self.boxes.append(np.array([f.box_xyxy for f in packet.faces], float).reshape(-1, 4))
+
+    def close(self) -> None:
+        self.detector.close()
+        if self.tracker is not None:
+            self.tracker.close()
+
+
+def _score(truth: list[np.ndarray], got: list[np.ndarray]) -> dict[str, float | None]:
+    found = total = small_found = small_total = 0
+    for ref, mine in zip(truth, got, strict=True):
+        if len(mine):
+            hit = iou_matrix(ref, mine).max(axis=1) >= RECALL_IOU
+        else:
+            hit = np.zeros(len(ref), bool)
+        small = (ref[:, 3] - ref[:, 1]) <= 34
+        found, total = found + int(hit.sum()), total + len(ref)
+        small_found += int(hit[small].sum())
+        small_total += int(small.sum())
+    return {
+        "recall": found / total if total else None,
+        "recall_faces_le_34px": small_found / small_total if small_total else None,
+    }
+
+
+def recall(clip: Path, config: Config, limit: int) -> dict[str, Any]:
+    """The default detector + gate + tracker, and the same without the gate, against the
+    detector run on every frame at full size. The three take turns frame by frame, so
+    their ms per frame are comparable on a loaded machine."""
+    frames = measure.decode_frames(clip, limit)
+    detect = config.detect
+    plans = {
+        "exhaustive": (replace(detect, every_n_frames=1, motion_gate=False), False, 1),
+        "default": (replace(detect, every_n_frames=1), True, detect.every_n_frames),
+        "no_gate": (
+            replace(detect, every_n_frames=1, motion_gate=False),
+            True,
+            detect.every_n_frames,
+        ),
+    }
+    lanes: dict[str, _Lane] = {}
+    try:
+        for name, (cfg, tracked, every_n) in plans.items():
+            tracker = FaceTracker(config.track) if tracked else None
+            lanes[name] = _Lane(FaceDetector(cfg), tracker, every_n)
+        for index, image in enumerate(frames):
+            for lane in lanes.values():
+                lane.step(index, image)
+    finally:
+        for lane in lanes.values():
+            lane.close()
+    truth = lanes["exhaustive"].boxes
+    rows = {
+        name: {
+            **_score(truth, lane.boxes),
+            "detect_ms_per_frame": 1000 * lane.busy_s / len(frames),
+            "passes": dict(lane.detector.passes),
+        }
+        for name, lane in lanes.items()
+        if name != "exhaustive"
+    }
+    heights = np.concatenate([t[:, 3] - t[:, 1] for t in truth if len(t)] or [np.zeros(0)])
+    return {
+        "frames": len(frames),
+        "exhaustive_faces": int(sum(len(t) for t in truth)),
+        "exhaustive_face_px": [float(heights.min()), float(heights.max())]
+        if len(heights)
+        else None,
+        "exhaustive_detect_ms_per_frame": 1000 * lanes["exhaustive"].busy_s / len(frames),
+        **rows,
+    }
+
+
+def backends(clip: Path, config: Config, limit: int = 12, rounds: int = 5) -> dict[str, Any]:
+    """ms per frame of the detector alone (full frame, every frame) per backend: the
+    backends take turns frame by frame (a shared machine's load hits both alike); the
+    median over ``rounds`` passes."""
+    frames = measure.decode_frames(clip, limit)
+    detectors: dict[str, FaceDetector] = {}
+    out: dict[str, Any] = {}
+    for backend in ("ort", "openvino"):
+        cfg = replace(config.detect, backend=backend, motion_gate=False, every_n_frames=1)
+        try:
+            detectors[backend] = FaceDetector(cfg)
+        except ModelError:  # openvino not installed: a row of "-", not a failure
+            out[backend] = None
+    times: dict[str, list[float]] = {name: [] for name in detectors}
+    try:
+        for _ in range(rounds):
+            busy = dict.fromkeys(detectors, 0.0)
+            for i, image in enumerate(frames):
+                for name, detector in detectors.items():
+                    t0 = time.perf_counter()
+                    detector.process([FramePacket(i, i, 1, image, 0.0)])
+                    busy[name] += time.perf_counter() - t0
+            for name in detectors:
+                times[name].append(1000 * busy[name] / len(frames))
+    finally:
+        for detector in detectors.values():
+            detector.close()
+    for name, values in times.items():
+        out[name] = statistics.median(values)
+    if out.get("ort") and out.get("openvino"):
+        out["ort_over_openvino"] = out["ort"] / out["openvino"]
+    return out
+
+
+def startup(clip: Path, work: Path) -> dict[str, Any]:
+    """Spawn-to-exit of ``python -m streamproc run`` on a one-frame clip, and its imports."""
+    one = work / "one-frame.mp4"
+    from benchmarks.clips import trim
+
+    trim(clip, one, 1)
+    script = (
+        "import json, sys\n"
+        "from streamproc.run.cli import main\n"
+        f"rc = main(['run', {str(one)!r}, '-o', {str(work / 'one-out.mp4')!r}, '--quiet'])\n"
+        "print(json.dumps({'rc': rc, 'torch': 'torch' in sys.modules,"
+        " 'ultralytics': 'ultralytics' in sys.modules}))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env
+    )
+    elapsed = time.perf_counter() - t0
+    result = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else {}
+    return {"startup_s": elapsed, "rc": done.returncode, **result}
+
+
+def run(
+    work: Path, log, clip: Path | None, quick: bool, config: Config | None = None
+) -> dict[str, Any]:
+    """The whole section. ``clip``: the user's footage, else the sample at 768x432 (+720p
+    unless quick) at 30 fps."""
+    from streamproc.run.job import SAMPLE_CLIP
+
+    config = config or config_from_dict({})
+    seconds = 12 if quick else 60
+    clips: dict[str, Path] = {}
+    if clip is not None:
+        clips[clip.stem] = clip
+    else:
+        for name in ("432p", "720p") if not quick else ("432p",):
+            log(f"realtime: writing the {name} 30 fps clips ({seconds} s)")
+            clips[f"sample-{name}"] = cctv_clip(
+                SAMPLE_CLIP, work / f"sample-{name}.mp4", SIZES[name], 30, 30 * seconds
+            )
+            clips[f"quiet-{name}"] = quiet_clip(
+                work / f"quiet-{name}.mp4", SIZES[name], 30, 30 * seconds
+            )
+    results: dict[str, Any] = {"clips": {}}
+    for name, path in clips.items():
+        row: dict[str, Any] = {"clip": measure_probe(path)}
+        log(f"realtime {name}: decode+encode ceiling")
+        row["ceiling"] = measure.decode_encode_fps(path, config)
+        log(f"realtime {name}: default pipeline, file output")
+        job = Job([str(path)], config, work / f"rt-{name}.mp4")
+        row["e2e"] = measure.run_job(job)
+        row["e2e_over_ceiling"] = row["e2e"]["fps"] / row["ceiling"]["fps"]
+        log(f"realtime {name}: live (paced at {row['clip']['fps']:g} fps)")
+        source = PacedSource(open_source(str(path), config.source))
+        live_job = Job([str(path)], config, work / f"rt-live-{name}.mp4", sources=[source])
+        live = measure.run_job(live_job)
+        offered = live["frames"] + live["dropped"]
+        live["dropped_pct"] = 100 * live["dropped"] / max(1, offered)
+        row["live"] = live
+        log(f"realtime {name}: recall vs exhaustive detection")
+        row["recall"] = recall(path, config, 30 * min(seconds, 12))
+        results["clips"][name] = row
+    first = next(iter(clips.values()))
+    log("realtime: detector backends")
+    results["detector_ms_per_frame"] = backends(first, config)
+    log("realtime: start-up of a fresh process")
+    results["startup"] = startup(first, work)
+    return results
+
+
+def measure_probe(path: Path) -> dict[str, Any]:
+    from benchmarks.clips import probe_clip
+
+    return probe_clip(path)
+
+
+def lines(results: dict[str, Any]) -> list[str]:
+    """The section as text (console and markdown)."""
+    out = []
+    for name, row in results["clips"].items():
+        clip, live, rec = row["clip"], row["live"], row["recall"]
+        default, no_gate = rec["default"], rec["no_gate"]
+        out.append(
+            f"{name} ({clip['width_px']}x{clip['height_px']}@{clip['fps']:g}, "
+            f"{clip['frames']} frames): e2e {row['e2e']['fps']:.1f} fps / ceiling "
+            f"{row['ceiling']['fps']:.1f} fps = {row['e2e_over_ceiling']:.2f}"
+        )
+        out.append(
+            f"  live: {live['dropped_pct']:.1f} % dropped ({live['dropped']} of "
+            f"{live['frames'] + live['dropped']}), latency p95 {live['latency_ms_p95']:.0f} ms"
+        )
+        out.append(
+            f"  recall vs exhaustive ({rec['exhaustive_faces']} faces in {rec['frames']} "
+            f"frames, {_px(rec['exhaustive_face_px'])}): default {_pct(default['recall'])} "
+            f"(faces <= 34 px {_pct(default['recall_faces_le_34px'])}); motion gate off "
+            f"{_pct(no_gate['recall'])}"
+        )
+        gain = no_gate["detect_ms_per_frame"] / max(default["detect_ms_per_frame"], 1e-9)
+        passes = " ".join(f"{k}:{v}" for k, v in default["passes"].items())
+        out.append(
+            f"  detect ms/frame, interleaved: default {default['detect_ms_per_frame']:.1f} "
+            f"(passes {passes}), gate off {no_gate['detect_ms_per_frame']:.1f} "
+            f"(gate speed-up {gain:.2f}x), exhaustive "
+            f"{rec['exhaustive_detect_ms_per_frame']:.1f}"
+        )
+    det = results["detector_ms_per_frame"]
+    shown = ", ".join(
+        f"{k} {'-' if v is None else f'{v:.1f} ms'}"
+        for k, v in det.items()
+        if k != "ort_over_openvino"
+    )
+    ratio = det.get("ort_over_openvino")
+    out.append(
+        f"detector full frame, interleaved: {shown}"
+        + (f" (ort / openvino = {ratio:.2f})" if ratio else "")
+    )
+    start = results["startup"]
+    out.append(
+        f"start-up (fresh process, one-frame clip, spawn to exit): {start['startup_s']:.2f} s, "
+        f"torch imported: {start.get('torch')}, ultralytics imported: {start.get('ultralytics')}"
+    )
+    return out
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
+def _px(span: list[float] | None) -> str:
+    return "-" if not span else f"{span[0]:.0f}-{span[1]:.0f} px"

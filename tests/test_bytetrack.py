@@ -1,0 +1,68 @@
+"""The numpy ByteTrack gives the ids ultralytics' BYTETracker gives (the runtime path no
+longer imports ultralytics; the tests still have it)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from streamproc.core.config import TrackConfig
+from streamproc.vision.bytetrack import ByteTracker
+
+
+class _Dets:
+    """The detections view ultralytics' tracker consumes."""
+
+    def __init__(self, xyxy: np.ndarray, conf: np.ndarray) -> None:
+        self.xyxy, self.conf = xyxy.astype(np.float32), conf.astype(np.float32)
+        self.cls = np.zeros_like(self.conf)
+
+    @property
+    def xywh(self) -> np.ndarray:
+        centre = (self.xyxy[:, :2] + self.xyxy[:, 2:]) / 2
+        return np.concatenate([centre, self.xyxy[:, 2:] - self.xyxy[:, :2]], axis=1)
+
+    def __len__(self) -> int:
+        return len(self.conf)
+
+    def __getitem__(self, mask: np.ndarray) -> _Dets:
+        return _Dets(self.xyxy[mask], self.conf[mask])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_same_ids_and_boxes_as_ultralytics(seed: int) -> None:
+    from ultralytics.trackers.byte_tracker import BYTETracker
+
+    cfg = TrackConfig()
+    reference = BYTETracker(
+        SimpleNamespace(
+            track_high_thresh=cfg.track_high_thresh,
+            track_low_thresh=cfg.track_low_thresh,
+            new_track_thresh=cfg.new_track_thresh,
+            track_buffer=cfg.track_buffer,
+            match_thresh=cfg.match_thresh,
+            fuse_score=True,
+        )
+    )
+    ours = ByteTracker(cfg)
+    rng = np.random.default_rng(seed)
+    for frame in range(150):
+        boxes, scores = [], []
+        for k in range(4):  # four faces that come and go, drift and jitter
+            if (frame // (20 + 7 * k)) % 3 == 2:
+                continue
+            x = 50 + 120 * k + 40 * np.sin(frame / 10 + k)
+            boxes.append(
+                np.array([x, 60 + 10 * k, x + 30 + k, 100 + 10 * k]) + rng.normal(0, 1.5, 4)
+            )
+            scores.append(rng.uniform(0.2, 0.9))
+        xyxy, conf = np.array(boxes).reshape(-1, 4), np.array(scores)
+        expected = sorted(
+            (int(r[7]), int(r[4]), *r[:4]) for r in reference.update(_Dets(xyxy, conf))
+        )
+        got = sorted((t.det_index, t.track_id, *t.xyxy) for t in ours.update(xyxy, conf))
+        assert [e[:2] for e in expected] == [g[:2] for g in got], f"frame {frame}"
+        for e, g in zip(expected, got, strict=True):
+            np.testing.assert_allclose(g[2:], e[2:], atol=0.05)
