@@ -479,7 +479,8 @@ def test_model_path_that_is_a_folder(tmp_path, capsys, silent_clip, no_models, k
 
 def test_inputs_list_with_a_non_text_entry(tmp_path, capsys, no_models):
     listing = tmp_path / "cams.yaml"
-    listing.write_text("- a.mp4\n- {url: rtsp://u:secret@cam/s}\n")
+    # A one-key mapping is ``name: input``; two keys are neither that nor an input.
+    listing.write_text("- a.mp4\n- {url: rtsp://u:secret@cam/s, fps: 5}\n")
     code, err = run(["--inputs", str(listing)], capsys)
     assert code == 2 and len(err.splitlines()) == 1
     assert "entry 2 must be an input (a path or URL as text)" in err

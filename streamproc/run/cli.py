@@ -497,7 +497,7 @@ def _read_inputs(path: Path) -> tuple[list[str], list[str | None]]:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from streamproc.audit.verify import verify
+    from streamproc.run.verify import verify
 
     result = verify(args.manifest, args.input)
     print(f"streamproc: {result.message}")

@@ -132,7 +132,10 @@ def run_job(spec: str, config_data: dict, output: str) -> dict:
         job = Job([spec], config_from_dict(config_data), Path(output))
         job.start()
         try:
-            job.pipeline.join()
+            # Short joins: Ray's cancel lands as an exception between bytecodes, which a
+            # join without a timeout would hold off until the whole file is done.
+            while job.pipeline.alive():
+                job.pipeline.join(timeout_s=0.2)
         except KeyboardInterrupt:  # the driver was stopped and cancelled this task
             job.pipeline.request_stop()
             job.finish(INTERRUPTED)  # a playable file and a manifest that says so
