@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Sequence
 
 import uvicorn
@@ -30,6 +31,7 @@ from streamproc.web.preview import VIEWS, Preview
 log = logging.getLogger(__name__)
 BOUNDARY = "streamprocframe"
 FRAME_POLL_S = 0.02
+RESEND_S = 1.0
 
 
 class MonitorState:
@@ -118,13 +120,22 @@ def build_app(pipeline: Pipeline | MonitorState) -> Starlette:
 
 
 async def _mjpeg(preview: Preview, view: str) -> AsyncIterator[bytes]:
-    """Each new frame; once the camera is closed, its last frame (if any) and the end."""
-    seq = 0
+    """Each new frame; once the camera is closed, its last frame (if any) and the end.
+
+    With no new frame the last one is sent again every ``RESEND_S``: a browser shows a part
+    of the stream only once the next one starts, so a camera that stopped delivering (a
+    file at its end, a camera reconnecting) would otherwise never show its last frame.
+    """
+    seq, last, sent_s = 0, None, 0.0
+    yield MJPEG_START
     while True:
         closed = preview.closed
         if preview.seq == seq:
             if closed:
                 return
+            if last is not None and time.monotonic() - sent_s > RESEND_S:
+                sent_s = time.monotonic()
+                yield mjpeg_part(last)
             await asyncio.sleep(FRAME_POLL_S)
             continue
         seq, jpeg = await asyncio.to_thread(preview.jpeg, view)
@@ -133,13 +144,20 @@ async def _mjpeg(preview: Preview, view: str) -> AsyncIterator[bytes]:
                 return
             await asyncio.sleep(FRAME_POLL_S)
             continue
+        last, sent_s = jpeg, time.monotonic()
         yield mjpeg_part(jpeg)
 
 
+# A stream opens with a boundary and every part ends with the next one: a browser shows a
+# part only once it sees the boundary after it, so a camera that has ended (one last frame,
+# then nothing) would otherwise never show its last frame.
+MJPEG_START = f"--{BOUNDARY}\r\n".encode()
+
+
 def mjpeg_part(jpeg: bytes) -> bytes:
-    """One part of a multipart/x-mixed-replace MJPEG stream."""
-    head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
-    return head.encode() + jpeg + b"\r\n"
+    """One part of a multipart/x-mixed-replace MJPEG stream (after :data:`MJPEG_START`)."""
+    head = f"Content-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+    return head.encode() + jpeg + b"\r\n" + MJPEG_START
 
 
 class AppServer:
