@@ -129,8 +129,14 @@ def _write_gop_clip(path: Path, n_frames: int, gop: int, fps: int = 12) -> None:
 def test_segments_join_without_reencode_to_the_unsplit_frames(tmp_path):
     clip = tmp_path / "long.mp4"
     _write_gop_clip(clip, n_frames=16, gop=4)
-    # Each segment has its own tracker: frame-exact joins need per-frame-independent work.
-    overrides = [*FAST, "track.enabled=false", "detect.every_n_frames=1"]
+    # Each segment has its own tracker and motion gate: frame-exact joins need
+    # per-frame-independent work.
+    overrides = [
+        *FAST,
+        "track.enabled=false",
+        "detect.every_n_frames=1",
+        "detect.motion_gate=false",
+    ]
     config = load_config(None, overrides)
     options = batch.BatchOptions(
         out_dir=tmp_path / "out", workers=2, segment_s=0.3, keep_segments=True

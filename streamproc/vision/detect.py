@@ -293,18 +293,29 @@ class FaceDetector:
             if self._frames_seen % self.config.every_n_frames == 0:
                 todo.append(packet)
             self._frames_seen += 1
+        # Full passes are batched across frames, but a camera's next frame is planned only
+        # once its previous frame's faces are known (the gate looks around them): so the
+        # result never depends on how frames were batched (one camera or several, a busy
+        # or idle machine), and ``streamproc verify`` reproduces it.
         full: list[FramePacket] = []
         for packet in todo:
+            if any(p.source_id == packet.source_id for p in full):
+                self._detect_full(full)
             regions = self._regions(packet)
             if regions is None:
                 full.append(packet)
             else:
                 self._set(packet, self._detect_regions(packet.image, regions))
-        if full:
-            found = self._engine.detect([p.image for p in full], self.config.imgsz)
-            for packet, detections in zip(full, found, strict=True):
-                self._set(packet, detections)
+        self._detect_full(full)
         return packets
+
+    def _detect_full(self, packets: list[FramePacket]) -> None:
+        """Full-frame passes of ``packets`` in one call; empties the list."""
+        if packets:
+            found = self._engine.detect([p.image for p in packets], self.config.imgsz)
+            for packet, detections in zip(packets, found, strict=True):
+                self._set(packet, detections)
+            packets.clear()
 
     def _regions(self, packet: FramePacket) -> list[Region] | None:
         """None: a full-frame pass; else the crops to detect on (maybe none)."""

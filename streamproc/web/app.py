@@ -127,7 +127,6 @@ async def _mjpeg(preview: Preview, view: str) -> AsyncIterator[bytes]:
     file at its end, a camera reconnecting) would otherwise never show its last frame.
     """
     seq, last, sent_s = 0, None, 0.0
-    yield MJPEG_START
     while True:
         closed = preview.closed
         if preview.seq == seq:
@@ -135,7 +134,7 @@ async def _mjpeg(preview: Preview, view: str) -> AsyncIterator[bytes]:
                 return
             if last is not None and time.monotonic() - sent_s > RESEND_S:
                 sent_s = time.monotonic()
-                yield mjpeg_part(last)
+                yield mjpeg_part(last, first=False)
             await asyncio.sleep(FRAME_POLL_S)
             continue
         seq, jpeg = await asyncio.to_thread(preview.jpeg, view)
@@ -144,8 +143,8 @@ async def _mjpeg(preview: Preview, view: str) -> AsyncIterator[bytes]:
                 return
             await asyncio.sleep(FRAME_POLL_S)
             continue
+        yield mjpeg_part(jpeg, first=last is None)
         last, sent_s = jpeg, time.monotonic()
-        yield mjpeg_part(jpeg)
 
 
 # A stream opens with a boundary and every part ends with the next one: a browser shows a
@@ -154,10 +153,10 @@ async def _mjpeg(preview: Preview, view: str) -> AsyncIterator[bytes]:
 MJPEG_START = f"--{BOUNDARY}\r\n".encode()
 
 
-def mjpeg_part(jpeg: bytes) -> bytes:
-    """One part of a multipart/x-mixed-replace MJPEG stream (after :data:`MJPEG_START`)."""
+def mjpeg_part(jpeg: bytes, first: bool) -> bytes:
+    """One part of a multipart/x-mixed-replace MJPEG stream; the first opens the stream."""
     head = f"Content-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
-    return head.encode() + jpeg + b"\r\n" + MJPEG_START
+    return (MJPEG_START if first else b"") + head.encode() + jpeg + b"\r\n" + MJPEG_START
 
 
 class AppServer:

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from streamproc.web.app import BOUNDARY, MJPEG_START, mjpeg_part
+from streamproc.web.app import BOUNDARY, mjpeg_part
 from streamproc.web.preview import VIEWS
 
 MAX_TILE_FPS = 8.0
@@ -59,7 +59,6 @@ def build_fleet_app(latest: Callable[[], dict[str, Any]], fetch: FrameFetch) -> 
 
 async def _relay(fetch: FrameFetch, group: str, cam: str, view: str) -> AsyncIterator[bytes]:
     seq = 0
-    yield MJPEG_START
     while True:
         new_seq, jpeg = await asyncio.to_thread(fetch, group, cam, view, seq)
         if new_seq < 0:
@@ -67,8 +66,8 @@ async def _relay(fetch: FrameFetch, group: str, cam: str, view: str) -> AsyncIte
         if jpeg is None:
             await asyncio.sleep(IDLE_POLL_S)
             continue
+        yield mjpeg_part(jpeg, first=seq == 0)
         seq = new_seq
-        yield mjpeg_part(jpeg)
         await asyncio.sleep(1.0 / MAX_TILE_FPS)
 
 
