@@ -267,3 +267,40 @@ def test_http_mjpeg_stream_as_input(long_clip, tmp_path):
     frames, pts, _ = read_frames(tmp_path / "viewer.mp4")
     assert len(frames) == summary["frames_out"] and frames[0].shape == (240, 320, 3)
     assert pts == sorted(pts)
+
+
+class StuckStage(SlowStage):
+    """Blocks inside ``process`` until released: a thread that will not stop."""
+
+    def __init__(self) -> None:
+        super().__init__(0.0)
+        self.inside, self.release, self.closed = threading.Event(), threading.Event(), False
+
+    def process(self, packets):
+        self.inside.set()
+        self.release.wait(60)
+        return packets
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_thread_that_will_not_stop_keeps_what_it_uses(monkeypatch):
+    """finish() gives up on a stuck thread with a clear error, and does not close the stage
+    it is inside (closing a model under a running thread can crash the process)."""
+    import streamproc.core.pipeline as engine_module
+
+    monkeypatch.setattr(engine_module, "STOP_TIMEOUT_S", 0.05)
+    stage, source = StuckStage(), FakeSource(50, live=False)
+    pipe = engine(source, stage, Recorder(), 4, 2)
+    pipe.start()
+    try:
+        wait_for(stage.inside.is_set, 10, "the stage to get stuck")
+        pipe.request_stop()
+        with pytest.raises(TimeoutError, match="did not stop"):
+            pipe.finish()
+        assert not stage.closed
+    finally:
+        stage.release.set()
+        pipe.join(10)
+    assert no_pipeline_threads()

@@ -106,6 +106,10 @@ class Threads:
     def alive(self) -> bool:
         return any(t.is_alive() for t in self._threads)
 
+    def running(self) -> set[str]:
+        """The names (without the ``streamproc-`` prefix) of the threads still running."""
+        return {t.name.removeprefix("streamproc-") for t in self._threads if t.is_alive()}
+
     def join(self, timeout_s: float | None = None) -> bool:
         """Join all, sharing one deadline; True when none is left running."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
@@ -547,13 +551,19 @@ class Pipeline:
         finally:
             now = time.monotonic()
             self.shared.finished_s = now
+            # A thread that would not stop may still be inside a stage, a source or a sink:
+            # those are left to it (closing a model or a container under a running thread
+            # can crash the process); everything else is closed.
+            stuck = self._threads.running()
             errors = []
-            for closer in (self.detector.close, *(stage.close for stage in self.stages)):
-                try:
-                    closer()
-                except Exception as err:  # noqa: BLE001
-                    errors.append(err)
-            errors += close_cameras(self.cameras)
+            if not stuck & {"shared-detect", "shared-enhance"}:
+                for closer in (self.detector.close, *(stage.close for stage in self.stages)):
+                    try:
+                        closer()
+                    except Exception as err:  # noqa: BLE001
+                        errors.append(err)
+            done = [c for c in self.cameras if not stuck & {f"read-{c.id}", f"write-{c.id}"}]
+            errors += close_cameras(done)
             for cam in self.cameras:
                 cam.stats.finished_s = cam.stats.finished_s or now
                 cam.stats.status = "failed" if cam.error or self._errors.error else "finished"
