@@ -8,7 +8,6 @@ import contextlib
 import hashlib
 import http.server
 import json
-import os
 import re
 import signal
 import subprocess
@@ -232,25 +231,42 @@ def test_verify_outlasts_the_shutdown_timeout(tmp_path, capsys, silent_clip, mon
 # --- Ctrl-C / SIGTERM while models load -----------------------------------------------------
 
 
+# The CLI in its own process, as a user runs it, with the detector's loading replaced by
+# one that signals the process and waits: the signal must cut it short. (In the test
+# process itself, after a few hundred tests had loaded models and started Ray, the
+# self-sent signal crashed the interpreter.)
+LOADING = """
+import os, signal, sys, time
+import streamproc.run.job
+
+def loading(*_args, **_kwargs):
+    # main() installed its start-up handler (SIGTERM acts as Ctrl-C) on this thread.
+    assert signal.getsignal(SIGNUM) not in (signal.SIG_DFL, signal.SIG_IGN, None)
+    os.kill(os.getpid(), SIGNUM)
+    time.sleep(5)  # the handler interrupts this at once
+    raise AssertionError("the signal did not interrupt the model loading")
+
+streamproc.run.job.FaceDetector = loading
+from streamproc.run.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 @pytest.mark.parametrize("quiet", [True, False], ids=["quiet", "verbose"])
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_stop_while_models_load_leaves_an_interrupted_manifest(
-    tmp_path, capsys, silent_clip, monkeypatch, signum, quiet
+    tmp_path, silent_clip, signum, quiet
 ):
-    import streamproc.run.job
-
-    def loading(*_args, **_kwargs):
-        # main() installed its start-up handler (SIGTERM acts as Ctrl-C) on this thread.
-        assert signal.getsignal(signum) not in (signal.SIG_DFL, signal.SIG_IGN, None)
-        os.kill(os.getpid(), signum)
-        time.sleep(5)  # the handler interrupts this at once
-        raise AssertionError("the signal did not interrupt the model loading")
-
-    monkeypatch.setattr(streamproc.run.job, "FaceDetector", loading)
     out = tmp_path / "early.mp4"
+    code = LOADING.replace("SIGNUM", f"signal.{signum.name}")
+    args = ["run", str(silent_clip), "-o", str(out), *(["--quiet"] if quiet else []), *SETS]
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120
+    )
+    err = proc.stderr.strip()
+    assert "Traceback" not in err
     # 130, not the AssertionError's internal error (1): the signal cut the loading short.
-    code, err = run([str(silent_clip), "-o", str(out)], capsys, quiet=quiet)
-    assert code == 130, err
+    assert proc.returncode == 130, err
     # --quiet prints errors only, early or mid-run alike; otherwise one line says it.
     assert err == ("" if quiet else "streamproc: interrupted")
     doc = manifest_of(out)
