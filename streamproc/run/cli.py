@@ -234,12 +234,8 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[list[int]]:
             raise KeyboardInterrupt
         stop.set()
 
-    previous = {s: _set_handler(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with _handling_stops(on_signal):
         yield received
-    finally:
-        for signum, handler in previous.items():
-            _set_handler(signum, handler)
 
 
 def _setup_logging(quiet: bool) -> None:
@@ -315,12 +311,8 @@ def _stop_gracefully(pipeline) -> Iterator[list[int]]:
         finally:
             busy.clear()
 
-    previous = {s: _set_handler(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with _handling_stops(on_signal):
         yield received
-    finally:
-        for signum, handler in previous.items():
-            _set_handler(signum, handler)
 
 
 def _run_several(
@@ -533,6 +525,17 @@ def _watch_pipeline(pipeline, title: str, total_frames: int, quiet: bool) -> Non
         live.update(board.render())
 
 
+@contextlib.contextmanager
+def _handling_stops(handler) -> Iterator[None]:
+    """``handler`` for Ctrl-C and SIGTERM while the block runs; the previous ones after."""
+    previous = {s: _set_handler(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            _set_handler(signum, old)
+
+
 def _set_handler(signum: int, handler):
     """Install a signal handler where Python allows it (the main thread); return the old."""
     if handler is None or threading.current_thread() is not threading.main_thread():
@@ -560,43 +563,39 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("YOLO_VERBOSE", "false")
     # Until a pipeline runs (and installs its graceful handler), SIGTERM acts as Ctrl-C.
     startup_stops: list[int] = []
-    handler = functools.partial(_interrupt, startup_stops)
-    previous = {s: _set_handler(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     quiet = False
-    try:
-        args = build_parser().parse_args(argv)
-        quiet = getattr(args, "quiet", False)
-        _setup_logging(quiet)
-        if args.command == "run":
-            return cmd_run(args, startup_stops)
-        if args.command == "verify":
-            return cmd_verify(args)
-        if args.command == "batch":
-            return cmd_batch(args)
-        if args.command == "fleet":
-            return cmd_fleet(args)
-        build_parser().print_help(sys.stderr)
-        return EXIT_USAGE
-    except StreamprocError as err:
-        # One line, always: messages from libraries may span several.
-        print(f"streamproc: error: {mask_url(' '.join(str(err).split()))}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        return _interrupted(quiet)
-    except Exception as err:  # noqa: BLE001 - last resort: one line, not a traceback
-        if os.environ.get("STREAMPROC_DEBUG"):
-            raise
-        if startup_stops:  # what an interrupted import made of the KeyboardInterrupt
+    with _handling_stops(functools.partial(_interrupt, startup_stops)):
+        try:
+            args = build_parser().parse_args(argv)
+            quiet = getattr(args, "quiet", False)
+            _setup_logging(quiet)
+            if args.command == "run":
+                return cmd_run(args, startup_stops)
+            if args.command == "verify":
+                return cmd_verify(args)
+            if args.command == "batch":
+                return cmd_batch(args)
+            if args.command == "fleet":
+                return cmd_fleet(args)
+            build_parser().print_help(sys.stderr)
+            return EXIT_USAGE
+        except StreamprocError as err:
+            # One line, always: messages from libraries may span several.
+            print(f"streamproc: error: {mask_url(' '.join(str(err).split()))}", file=sys.stderr)
+            return err.exit_code
+        except KeyboardInterrupt:
             return _interrupted(quiet)
-        print(
-            f"streamproc: internal error: {type(err).__name__}: {mask_url(str(err))} "
-            "(set STREAMPROC_DEBUG=1 for a traceback)",
-            file=sys.stderr,
-        )
-        return EXIT_INTERNAL
-    finally:
-        for signum, old in previous.items():
-            _set_handler(signum, old)
+        except Exception as err:  # noqa: BLE001 - last resort: one line, not a traceback
+            if os.environ.get("STREAMPROC_DEBUG"):
+                raise
+            if startup_stops:  # what an interrupted import made of the KeyboardInterrupt
+                return _interrupted(quiet)
+            print(
+                f"streamproc: internal error: {type(err).__name__}: {mask_url(str(err))} "
+                "(set STREAMPROC_DEBUG=1 for a traceback)",
+                file=sys.stderr,
+            )
+            return EXIT_INTERNAL
 
 
 if __name__ == "__main__":
