@@ -22,7 +22,7 @@ from synth import write_clip  # noqa: E402
 
 from streamproc.core.config import load_config  # noqa: E402
 from streamproc.run.job import SAMPLE_CLIP, Job  # noqa: E402
-from streamproc.web import MonitorServer, MonitorState  # noqa: E402
+from streamproc.web.app import MonitorServer, MonitorState  # noqa: E402
 from streamproc.web.monitor import name_cameras  # noqa: E402
 
 

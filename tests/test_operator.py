@@ -422,7 +422,7 @@ def test_browser_page_before_models_after_the_end_a_dead_camera_and_face_events(
 
     from streamproc.core.config import load_config
     from streamproc.run.job import Job
-    from streamproc.web import MonitorServer, MonitorState
+    from streamproc.web.app import MonitorServer, MonitorState
     from streamproc.web.monitor import name_cameras
 
     dead = f"rtsp://admin:s3cret@127.0.0.1:{free_port()}/cam"

@@ -112,7 +112,7 @@ def _first_jpeg(url: str, timeout_s: float = 10) -> np.ndarray:
 
 
 def test_monitor_endpoints(long_clip, face_clip, tmp_path):
-    from streamproc.web import MonitorServer
+    from streamproc.web.app import MonitorServer
 
     job = Job([str(long_clip), str(face_clip[0])], load_config(None, FAST), "null", preview=True)
     server = MonitorServer(job.pipeline, "127.0.0.1", 0)
@@ -186,7 +186,7 @@ def test_browser_grid_of_two_live_cameras(tmp_path):
         pytest.skip("GStreamer RTSP server not installed")
     from playwright.sync_api import sync_playwright
 
-    from streamproc.web import MonitorServer
+    from streamproc.web.app import MonitorServer
 
     cams = []
     for i in range(2):

@@ -137,8 +137,8 @@ class FirstError:
 
 def split_by_faces(packets: list[FramePacket], max_faces: int) -> list[list[FramePacket]]:
     """Consecutive groups of frames, each closed once it holds ``max_faces`` faces (0: no
-    limit): the rule :meth:`Pipeline._gather` applies, for frames gathered before their
-    faces were known (several cameras gather frames for the detector)."""
+    limit), so that one enhance call never holds more than ``enhance.max_batch`` faces: the
+    frames were gathered (for the detector) before their faces were known."""
     if not max_faces:
         return [packets] if packets else []
     groups: list[list[FramePacket]] = [[]]

@@ -339,7 +339,7 @@ def _run_several(
     server = state = None
     try:
         if serve:
-            from streamproc.web import MonitorServer, MonitorState
+            from streamproc.web.app import MonitorServer, MonitorState
 
             state = MonitorState(labels, specs)
             server = MonitorServer(state, config.serve.host, config.serve.port)
