@@ -187,7 +187,10 @@ def _stub_camera(status: str, frames_in: int, frames_out: int, dropped=0, fps=12
 
     stats = PipelineStats(frames_in=frames_in, frames_out=frames_out, dropped=dropped)
     source = SimpleNamespace(info=SimpleNamespace(fps=fps), last_error=error)
-    return SimpleNamespace(status=status, stats=stats, source=source, error=None)
+    written_all = frames_out + dropped >= frames_in  # as Camera.written_all
+    return SimpleNamespace(
+        status=status, stats=stats, source=source, error=None, written_all=written_all
+    )
 
 
 def test_health_says_slow_finishing_and_why():

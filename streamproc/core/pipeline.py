@@ -201,6 +201,18 @@ class Camera:
         return self.label or self.source.info.name
 
     @property
+    def written_all(self) -> bool:
+        """Every frame read has been written (or dropped): nothing is left in its queues."""
+        s = self.stats
+        return s.frames_out + s.dropped >= s.frames_in
+
+    @property
+    def finished_by_itself(self) -> bool:
+        """Its source ran out (a file's end) and every frame was written, without an
+        error: it had ended before any stop, so it is finished, not interrupted."""
+        return self.error is None and self.source_ended and self.written_all
+
+    @property
     def status(self) -> str:
         """starting | connecting | live | reconnecting | running | ended | failed."""
         if self.error is not None:

@@ -401,10 +401,9 @@ def _print_summaries(job, summaries: list[dict], interrupted: bool) -> None:
         print(f"streamproc: camera {cam['name']} not started: {cam['error']}", file=sys.stderr)
     cams = zip(job.pipeline.cameras, summaries, job.outputs, strict=True)
     for cam, summary, output in cams:
-        done = summary["frames_out"] + summary["dropped"] >= summary["frames_in"]
         if cam.error is not None:
             status = "failed"
-        elif cam.source_ended and done:
+        elif cam.finished_by_itself:
             status = "finished"
         else:
             status = "interrupted" if interrupted else summary["status"]

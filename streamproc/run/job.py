@@ -383,8 +383,7 @@ class Job:
             try:
                 if rec.path is not None and self.config.output.manifest:
                     cam_status = "failed" if cam.error is not None else status
-                    done = cam.stats.frames_out + cam.stats.dropped >= cam.stats.frames_in
-                    if cam.error is None and status == "interrupted" and cam.source_ended and done:
+                    if status == "interrupted" and cam.finished_by_itself:
                         cam_status = "finished"  # it had ended before the stop
                     self._write_manifest(cam, rec, cam_status, summary, error or cam.error)
             except OSError as err:

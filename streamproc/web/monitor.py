@@ -64,12 +64,6 @@ class RateMeter:
         return (frames - f0) / (now - t0)
 
 
-def written_all(cam: Camera) -> bool:
-    """Every frame read has been written (or dropped): nothing is left in its queues."""
-    s = cam.stats
-    return s.frames_out + s.dropped >= s.frames_in
-
-
 def camera_health(cam: Camera, recent_fps: float | None, now: float) -> dict[str, Any]:
     """Status, its reason, the latest frame's age (s) and the last error of one camera."""
     status = cam.status
@@ -82,7 +76,7 @@ def camera_health(cam: Camera, recent_fps: float | None, now: float) -> dict[str
         reason = last_error
     elif status == "ended" and cam.stats.frames_in == 0 and last_error:
         reason = f"never connected: {last_error}"
-    elif status == "ended" and not written_all(cam):
+    elif status == "ended" and not cam.written_all:
         status = "finishing"
         reason = f"{cam.stats.frames_in - cam.stats.frames_out - cam.stats.dropped} frames queued"
     elif status == "live" and recent_fps is not None:
