@@ -147,6 +147,28 @@ def test_unwritable_output(tmp_path, capsys, silent_clip):
     assert "cannot create output folder" in one_line_error(capsys, code)
 
 
+@pytest.mark.parametrize(
+    "flags", [["--set", "output.mjpeg_port={port}"], ["--serve", "--port", "{port}"]]
+)
+def test_taken_preview_or_monitor_port(tmp_path, capsys, silent_clip, flags):
+    """The preview's or the monitor's port already in use: one line, exit 2, nothing left."""
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        args = [f.format(port=port) for f in flags]
+        out = tmp_path / ("o" if "--serve" in flags else "o.mp4")
+        code = main(["run", str(silent_clip), "-o", str(out), *args, *SETS])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"streamproc: error: cannot serve on 127.0.0.1:{port}: Address already in use"
+    ]
+    assert not out.exists() or (out.is_dir() and not any(out.iterdir()))
+
+
 def test_unknown_flag(capsys):
     code = main(["run", "--frobnicate"])
     assert "unrecognized arguments" in one_line_error(capsys, code)

@@ -27,6 +27,29 @@ def test_verify_reproduces_output(recorded, capsys):
     assert "verified: re-run reproduces all 12 frames exactly; rec.mp4 is intact" in out
 
 
+def test_verify_of_a_previewed_run_serves_no_preview(silent_clip, tmp_path, capsys):
+    """A run recorded with ``output.mjpeg_port`` re-runs without binding that port (the
+    run being checked may still be serving on it)."""
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        out = tmp_path / "prev.mp4"
+        preview = ["--set", f"output.mjpeg_port={port}"]
+        assert main(["run", str(silent_clip), "-o", str(out), "--quiet", *SETS, *preview]) != 0
+        capsys.readouterr()  # the port is taken: the run itself is refused ...
+        free = ["--set", "output.mjpeg_port=0"]
+        assert main(["run", str(silent_clip), "-o", str(out), "--quiet", *SETS, *free]) == 0
+        manifest = tmp_path / "prev.mp4.manifest.json"
+        doc = json.loads(manifest.read_text())
+        doc["config"]["output"]["mjpeg_port"] = port  # ... as if recorded with the preview
+        manifest.write_text(json.dumps(doc))
+        assert main(["verify", str(manifest)]) == 0, capsys.readouterr()
+    assert "re-run reproduces all 12 frames exactly" in capsys.readouterr().out
+
+
 def test_verify_reports_first_differing_frame(recorded, silent_clip, tmp_path, capsys):
     out, manifest = recorded
     other = tmp_path / "other.mp4"

@@ -349,54 +349,49 @@ def test_unopenable_camera_is_skipped_only_when_asked(face_clip, tmp_path):
         Job(specs[:1], config, str(tmp_path / "none"), skip_unopenable=True)
 
 
-def _free_port_pair() -> int:
-    """A port P with P + 1 free too (camera N's preview is on mjpeg_port + N)."""
-    for _ in range(100):
-        with socket.socket() as first, socket.socket() as second:
-            first.bind(("127.0.0.1", 0))
-            port = first.getsockname()[1]
-            try:
-                second.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-            return port
-    raise AssertionError("no two consecutive free ports")
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def test_cli_mjpeg_preview_for_each_of_several_inputs(silent_clip, tmp_path, monkeypatch, capsys):
-    """``output.mjpeg_port`` with several inputs: camera N on port + N, as with one input."""
-    from streamproc.io.sinks.mjpeg import MjpegSink
+    """``output.mjpeg_port`` with several inputs: one server (the monitor's), camera N at
+    ``/cam/N/stream.mjpg`` and the first camera at ``/stream.mjpg`` too, as with one input."""
     from streamproc.run.cli import main
+    from streamproc.web.preview import Preview
 
     small = tmp_path / "small.mp4"
     write_clip(small, n_frames=12, width=160, height=120, face_px=48)
-    port = _free_port_pair()
-    seen = {port: threading.Event(), port + 1: threading.Event()}
-    shots: dict[int, np.ndarray | BaseException] = {}
-    write = MjpegSink.write
+    port = _free_port()
+    paths = ("/stream.mjpg", "/cam/0/stream.mjpg", "/cam/1/stream.mjpg")
+    seen = {path: threading.Event() for path in paths}
+    shots: dict[str, np.ndarray | BaseException] = {}
+    publish = Preview.publish
 
-    def held_write(self, packet) -> None:
-        write(self, packet)  # then hold the camera until its viewer has a frame, so that
-        seen[int(self.url.rsplit(":", 1)[1].split("/")[0])].wait(60)  # the run cannot end first
+    def held_publish(self, packet, original) -> None:
+        publish(self, packet, original)  # then hold every camera until each viewer has a
+        for event in seen.values():  # frame, so that the run cannot end first
+            event.wait(60)
 
-    def view(p: int) -> None:
+    def view(path: str) -> None:
         try:
-            shots[p] = _first_jpeg(f"http://127.0.0.1:{p}/stream.mjpg", timeout_s=60)
+            shots[path] = _first_jpeg(f"http://127.0.0.1:{port}{path}", timeout_s=60)
         except (httpx.HTTPError, AssertionError) as err:
-            shots[p] = err
+            shots[path] = err
         finally:
-            seen[p].set()
+            seen[path].set()
 
-    def connectable(p: int) -> bool:
+    def connectable() -> bool:
         with socket.socket() as sock:
-            return sock.connect_ex(("127.0.0.1", p)) == 0
+            return sock.connect_ex(("127.0.0.1", port)) == 0
 
     def start_viewers() -> None:
-        for p in seen:
-            wait_for(lambda p=p: connectable(p), 60, f"preview port {p}")
-            threading.Thread(target=view, args=(p,), name="test-viewer", daemon=True).start()
+        wait_for(connectable, 60, f"preview port {port}")
+        for path in paths:
+            threading.Thread(target=view, args=(path,), name="test-viewer", daemon=True).start()
 
-    monkeypatch.setattr(MjpegSink, "write", held_write)
+    monkeypatch.setattr(Preview, "publish", held_publish)
     starter = threading.Thread(target=start_viewers, name="test-viewers", daemon=True)
     starter.start()
     args = ["run", str(silent_clip), str(small), "-o", str(tmp_path / "out")]
@@ -406,10 +401,12 @@ def test_cli_mjpeg_preview_for_each_of_several_inputs(silent_clip, tmp_path, mon
     starter.join(5)
     err = capsys.readouterr().err
     assert code == 0, err
-    assert shots[port].shape == (240, 320, 3), shots[port]  # camera 0 on the port
-    assert shots[port + 1].shape == (120, 160, 3), shots[port + 1]  # camera 1 on port + 1
-    for cam, p in ((0, port), (1, port + 1)):
-        assert f"camera cam{cam} preview at http://127.0.0.1:{p}/stream.mjpg" in err, err
+    assert shots["/stream.mjpg"].shape == (240, 320, 3), shots["/stream.mjpg"]  # camera 0
+    assert shots["/cam/0/stream.mjpg"].shape == (240, 320, 3), shots["/cam/0/stream.mjpg"]
+    assert shots["/cam/1/stream.mjpg"].shape == (120, 160, 3), shots["/cam/1/stream.mjpg"]
+    for cam in (0, 1):
+        url = f"http://127.0.0.1:{port}/cam/{cam}/stream.mjpg"
+        assert f"camera cam{cam} preview at {url}" in err, err
     assert _streamproc_threads() == []
 
 

@@ -332,7 +332,7 @@ def _run_several(
     and stays up after every input has ended, until Ctrl-C/SIGTERM (an operator still
     looks at the last frames and faces). ``startup_stops``: signals received while
     starting up (a library may have swallowed their KeyboardInterrupt)."""
-    from streamproc.run.job import Job, mjpeg_url
+    from streamproc.run.job import Job
     from streamproc.web.monitor import default_names, name_cameras
 
     labels = default_names(names)
@@ -362,9 +362,9 @@ def _run_several(
         with _stop_gracefully(job.pipeline) as stop_requests:
             try:
                 for cam in job.pipeline.cameras:
-                    if mjpeg_url(cam) and not quiet:
+                    if job.stream_url(cam) and not quiet:
                         print(
-                            f"streamproc: camera {cam.name} preview at {mjpeg_url(cam)}",
+                            f"streamproc: camera {cam.name} preview at {job.stream_url(cam)}",
                             file=sys.stderr,
                         )
                 job.start()

@@ -30,7 +30,6 @@ from streamproc.core.urls import is_url, mask_url, safe_name
 from streamproc.io.sinks import Sink
 from streamproc.io.sinks.file import FileSink, check_encodable
 from streamproc.io.sinks.images import ImageSink
-from streamproc.io.sinks.mjpeg import MjpegSink
 from streamproc.io.sinks.null import NullSink
 from streamproc.io.sinks.rotating import RotatingFileSink
 from streamproc.io.sources import IMAGE_SUFFIXES, Source, open_source
@@ -118,9 +117,10 @@ class Job:
         """``sources``: already open (e.g. wrapped) sources for ``specs``; ``overwrite``:
         False refuses an output that exists (the CLI's default, ffmpeg's convention, so a
         second run cannot silently replace the first); ``preview``: keep each camera's
-        newest frame for the monitor; ``skip_unopenable``: a live camera that does not
-        answer yet is waited for, any other input that cannot be opened is reported (in
-        ``pipeline.unopened``) while the others run."""
+        newest frame for the monitor (``output.mjpeg_port`` keeps it too, and serves the
+        monitor's streams on that port until :meth:`finish`); ``skip_unopenable``: a live
+        camera that does not answer yet is waited for, any other input that cannot be
+        opened is reported (in ``pipeline.unopened``) while the others run."""
         if isinstance(specs, str):  # a str is a sequence too: of one-letter inputs
             raise TypeError("Job takes a list of inputs, not one string")
         self.config = config
@@ -156,8 +156,11 @@ class Job:
         detector, chain = stages
         self.models = models_info(None if self.whole else detector, self.enhancer.generator)
         self.recordings = [rec for _, _, rec in opened]
+        self.mjpeg_server = None
+        preview = preview or bool(config.output.mjpeg_port)
+        quality = config.serve.jpeg_quality if preview else config.output.mjpeg_quality
         try:
-            cameras = [self._camera(i, source, rec, preview) for i, source, rec in opened]
+            cameras = [self._camera(i, src, rec, preview, quality) for i, src, rec in opened]
         except BaseException:
             for stage in (detector, *chain):
                 stage.close()
@@ -165,6 +168,18 @@ class Job:
             raise
         every_n = 1 if self.whole else None
         self.pipeline = Pipeline(cameras, detector, chain, config, unopened, every_n)
+        if config.output.mjpeg_port:
+            self._serve_mjpeg()
+
+    def _serve_mjpeg(self) -> None:
+        from streamproc.web.app import MonitorServer
+
+        out = self.config.output
+        try:
+            self.mjpeg_server = MonitorServer(self.pipeline, out.mjpeg_host, out.mjpeg_port)
+        except BaseException:
+            self.discard()
+            raise
 
     # -- building ------------------------------------------------------------------------
     def _open(self, spec: str, wait_for_camera: bool) -> Source:
@@ -241,7 +256,9 @@ class Job:
         chain += [self.enhancer, Compositor(cfg.composite, whole_image=self.whole)]
         return detector, chain
 
-    def _camera(self, cam_id: str, source: Source, rec: Recording, preview: bool) -> Camera:
+    def _camera(
+        self, cam_id: str, source: Source, rec: Recording, preview: bool, quality: int
+    ) -> Camera:
         manifest = self.config.output.manifest and rec.path is not None
         sinks = self._sinks(cam_id, source, rec, manifest)
         rotating = isinstance(sinks[0], RotatingFileSink)
@@ -251,14 +268,13 @@ class Job:
             sinks,
             self.config,
             record=functools.partial(self._record, rec) if manifest and not rotating else None,
-            preview=Preview(self.config.serve.jpeg_quality) if preview else None,
+            preview=Preview(quality) if preview else None,
             tracker=None if self.whole else FaceTracker(self.config.track),
             output=rec.path,
         )
 
     def _sinks(self, cam_id: str, source: Source, rec: Recording, manifest: bool) -> list[Sink]:
-        """The output sink, then (with ``output.mjpeg_port``) this camera's MJPEG preview
-        on port ``mjpeg_port + camera index``."""
+        """The output sink (the live preview is the camera's ``preview``, not a sink)."""
         out_cfg = self.config.output
         sinks: list[Sink] = []
         try:
@@ -271,9 +287,6 @@ class Job:
                 sinks.append(RotatingFileSink(rec.path, source.info, out_cfg, header))
             else:
                 sinks.append(FileSink(rec.path, source.info, out_cfg, source.live))
-            if out_cfg.mjpeg_port:
-                port = out_cfg.mjpeg_port + int(cam_id)
-                sinks.append(MjpegSink(out_cfg.mjpeg_host, port, out_cfg.mjpeg_quality))
         except BaseException:
             for sink in sinks:
                 sink.close()
@@ -305,7 +318,14 @@ class Job:
 
     @property
     def mjpeg_url(self) -> str | None:
-        return mjpeg_url(self.pipeline.cameras[0])
+        """The first camera's MJPEG stream (``output.mjpeg_port``)."""
+        server = self.mjpeg_server
+        return None if server is None else f"{server.url}stream.mjpg"
+
+    def stream_url(self, cam: Camera) -> str | None:
+        """Camera ``cam``'s MJPEG stream (``output.mjpeg_port``)."""
+        server = self.mjpeg_server
+        return None if server is None else f"{server.url}cam/{cam.id}/stream.mjpg"
 
     # -- running -------------------------------------------------------------------------
     def _record(self, rec: Recording, packet: FramePacket) -> None:
@@ -348,8 +368,14 @@ class Job:
         try:
             self.pipeline.finish_without_start()
         finally:
+            self._close_server()
             for rec in self.recordings:
                 rec.release()
+
+    def _close_server(self) -> None:
+        if self.mjpeg_server is not None:
+            self.mjpeg_server.close()
+            self.mjpeg_server = None
 
     def start(self) -> None:
         for rec in self.recordings:
@@ -375,6 +401,8 @@ class Job:
             self.pipeline.finish()
         except BaseException as err:
             error, status = err, "failed"
+        finally:
+            self._close_server()
         summaries = []
         for cam, rec in zip(self.pipeline.cameras, self.recordings, strict=True):
             summary = cam.stats.summary()
@@ -431,10 +459,6 @@ def reserve_output(rec: Recording) -> None:
     except OSError:
         return  # the sink reports what is wrong with the path
     rec.reserved = True
-
-
-def mjpeg_url(cam: Camera) -> str | None:
-    return next((s.url for s in cam.sinks if isinstance(s, MjpegSink)), None)
 
 
 def write_error(path: Path, err: OSError) -> OutputError:

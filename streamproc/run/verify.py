@@ -61,6 +61,8 @@ def _rerun_config(doc: dict) -> dict:
         config["enhance"]["model"] = generator["path"]
     config["enhance"]["providers"] = ["cpu"]
     config["detect"]["device"] = "cpu"
+    # A check serves no preview: the run it checks may still hold output.mjpeg_port.
+    config.setdefault("output", {})["mjpeg_port"] = 0
     return config
 
 

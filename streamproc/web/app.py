@@ -1,5 +1,9 @@
 """Monitor routes: the page, one MJPEG stream per camera and view, stats JSON, face crops.
 
+This is the process's one MJPEG server: ``--serve`` runs it for the page, and
+``output.mjpeg_port`` runs it for a viewer or VMS that pulls ``/stream.mjpg`` (the first
+camera) or ``/cam/N/stream.mjpg``.
+
 The pipeline never waits for a viewer: each stream sends the newest frame when it changes
 (a slow browser skips frames), and JPEGs are encoded once per frame and view, on demand.
 
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -53,11 +58,13 @@ class MonitorState:
         with self._lock:  # the meter's samples: one request at a time
             return snapshot(pipeline, self.meter)
 
-    def preview(self, cam_id: str) -> Preview | None:
+    def preview(self, cam_id: str | None) -> Preview | None:
+        """Camera ``cam_id``'s preview; ``None``: the first camera's."""
         pipeline = self.pipeline
-        if pipeline is None:
+        if pipeline is None or not pipeline.cameras:
             return None
-        cam = next((c for c in pipeline.cameras if c.id == cam_id), None)
+        cams = pipeline.cameras
+        cam = cams[0] if cam_id is None else next((c for c in cams if c.id == cam_id), None)
         return None if cam is None else cam.preview
 
 
@@ -69,7 +76,7 @@ def build_app(pipeline: Pipeline | MonitorState) -> Starlette:
         state.attach(pipeline)
 
     def preview_of(request: Request) -> Preview:
-        preview = state.preview(request.path_params["cam_id"])
+        preview = state.preview(request.path_params.get("cam_id"))
         if preview is None:
             raise LookupError
         return preview
@@ -114,6 +121,7 @@ def build_app(pipeline: Pipeline | MonitorState) -> Starlette:
             Route("/", page),
             Route("/api/stats", stats),
             Route("/cam/{cam_id}/stream.mjpg", stream),
+            Route("/stream.mjpg", stream),  # the first camera (``output.mjpeg_port``'s URL)
             Route("/cam/{cam_id}/face/{track_id:int}.jpg", face),
         ]
     )
@@ -160,34 +168,50 @@ def mjpeg_part(jpeg: bytes, first: bool) -> bytes:
 
 
 class AppServer:
-    """uvicorn in a background thread; ``close()`` stops it and joins the thread."""
+    """uvicorn in a background thread on a socket bound here (a taken port is one clear
+    error, not uvicorn's log line and a dying thread); ``close()`` stops it."""
 
     def __init__(self, app: Starlette, host: str, port: int) -> None:
+        self._sock = _listen(host, port)
         config = uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=2,
+            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
-            target=self._server.run, name="streamproc-monitor", daemon=True
+            target=self._server.run,
+            kwargs={"sockets": [self._sock]},
+            name="streamproc-monitor",
+            daemon=True,
         )
         self._thread.start()
         while not self._server.started:
             if not self._thread.is_alive():
-                raise OutputError(f"cannot serve the monitor on {host}:{port}")
+                self._sock.close()
+                raise OutputError(f"cannot serve on {host}:{port}")
             self._thread.join(0.05)
-        sock = self._server.servers[0].sockets[0]
-        bound_host, bound_port = sock.getsockname()[:2]
+        bound_host, bound_port = self._sock.getsockname()[:2]
         self.url = f"http://{bound_host}:{bound_port}/"
 
     def close(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+        self._sock.close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as err:
+        raise OutputError(f"cannot serve on {host}:{port}: {err.strerror or err}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as err:
+        sock.close()
+        raise OutputError(f"cannot serve on {host}:{port}: {err.strerror or err}") from None
+    return sock
 
 
 class MonitorServer(AppServer):
