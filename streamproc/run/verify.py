@@ -61,6 +61,7 @@ def _rerun_config(doc: dict) -> dict:
         config["enhance"]["model"] = generator["path"]
     config["enhance"]["providers"] = ["cpu"]
     config["detect"]["device"] = "cpu"
+    config["output"]["rtsp_push"] = ""  # a re-run pushes nothing to the recorder
     return config
 
 
