@@ -131,7 +131,7 @@ class RtspPushSink:
         self.connected = False
         self.last_error: str | None = None
         self._closing = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rtsp-push", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="streamproc-rtsp-push", daemon=True)
         self._thread.start()
 
     # -- the pipeline's side: never waits ------------------------------------------------
@@ -142,13 +142,13 @@ class RtspPushSink:
             self._drop()
 
     def stats(self) -> dict[str, object]:
+        """The counters, for the manifest and the end summary (``connected`` is live)."""
         with self._lock:
             return {
                 "url": self.url,
                 "frames_sent": self.frames_sent,
                 "frames_dropped": self.frames_dropped,
                 "reconnects": self.reconnects,
-                "connected": self.connected,
                 "last_error": self.last_error,
             }
 
