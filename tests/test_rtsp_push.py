@@ -28,6 +28,7 @@ from streamproc.io.sinks.rtsp_push import RtspPushSink, push_url
 from streamproc.io.sources import SourceInfo
 from streamproc.run.cli import main
 from streamproc.run.job import Job, rtsp_push
+from streamproc.run.verify import _rerun_config
 
 SETS = [a for s in FAST for a in ("--set", s)]
 USER, PASSWORD = "vms-user", "s3cret-pw"
@@ -234,6 +235,7 @@ def test_push_is_recorded_by_an_rtsp_server(clip, tmp_path):
     for text in (proc.stderr, manifest_text, Path(f"{out}.config.yaml").read_text()):
         assert PASSWORD not in text and f"{USER}:" not in text
     assert f"pushed to rtsp://***@127.0.0.1:{port}/cam: {push['frames_sent']} frames" in proc.stderr
+    assert _rerun_config(doc)["output"]["rtsp_push"] == ""  # `verify` pushes nothing
     print(f"pushed {push['frames_sent']}, recorded {len(received)}, run {run_s:.1f} s")
 
 
