@@ -159,9 +159,9 @@ class RtspPushSink:
         if self._thread.is_alive():
             log.warning("rtsp push to %s: the server is not reading; leaving it", self.url)
 
-    def _drop(self, frames: int = 1) -> None:
+    def _drop(self) -> None:
         with self._lock:
-            self.frames_dropped += frames
+            self.frames_dropped += 1
 
     # -- the sender thread ---------------------------------------------------------------
     def _run(self) -> None:
