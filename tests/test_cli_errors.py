@@ -227,7 +227,8 @@ def test_signal_during_startup_is_clean(tmp_path, long_clip, signum):
     # Signal once main() has installed its start-up handler (SIGTERM is caught), before
     # any output exists: imports and model loading are still going on.
     wait_for(lambda: _catches(proc.pid, signal.SIGTERM) or proc.poll() is not None, 60, "main")
-    assert proc.poll() is None and _size(out) == 0
+    assert proc.poll() is None, "the run ended before it was interrupted"
+    assert _size(out) == 0, "output was written before the signal"
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

@@ -157,8 +157,9 @@ def run_header(
     summary: dict[str, Any],
 ) -> dict[str, Any]:
     """What every manifest says about one input's run (single or multi-camera)."""
-    from streamproc.core.config import config_to_dict, dump_config
+    from streamproc.core.config import config_to_dict, dump_config, redact_config
 
+    config = redact_config(config)
     cfg_text = dump_config(config)
     return {
         "status": status,
@@ -187,9 +188,10 @@ def write_interrupted(output: Path, spec: str, config: Any) -> Path:
     """The manifest of a run stopped (Ctrl-C/SIGTERM) before its pipeline started, while
     models were loading: status ``interrupted``, no frames, no output file. The named
     output still gets its record, so an operator sees the run was stopped, not lost."""
-    from streamproc.core.config import config_to_dict, dump_config
+    from streamproc.core.config import config_to_dict, dump_config, redact_config
     from streamproc.core.urls import is_device, is_url, mask_url
 
+    config = redact_config(config)
     local = not (is_url(spec) or is_device(spec))
     header = {
         "status": "interrupted",

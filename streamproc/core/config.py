@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from streamproc.core.errors import ConfigError
+from streamproc.core.urls import mask_url
 
 ENHANCE_MODES = ("auto", "classical", "generator", "both", "off")
 PROVIDERS = ("tensorrt", "cuda", "cpu")
@@ -269,8 +270,17 @@ class OutputConfig:
     mjpeg_port: int = 0
     mjpeg_host: str = "127.0.0.1"
     mjpeg_quality: int = 80
+    # Push the enhanced stream to an RTSP server (a VMS/NVR) with ANNOUNCE/RECORD; "" = off.
+    # Several inputs: "{name}" in the URL is each camera's name, else /NAME is appended.
+    rtsp_push: str = ""
 
     def __post_init__(self) -> None:
+        scheme = self.rtsp_push.partition("://")[0].lower()
+        if self.rtsp_push and (scheme not in ("rtsp", "rtsps") or "://" not in self.rtsp_push):
+            raise ConfigError(
+                "output.rtsp_push must be an rtsp:// or rtsps:// URL, "
+                f"got {mask_url(self.rtsp_push)!r}"
+            )
         _in_range(self, "rotate_s", 0.0, None, "[")
         _positive(self, "keyframe_s")
         _in_range(self, "crf", 0, 51, "[]")  # x264/x265's range
@@ -492,6 +502,12 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
 def load_config(path: Path | None, overrides: list[str] | None = None) -> Config:
     data = read_yaml_mapping(path) if path is not None else {}
     return config_from_dict(apply_overrides(data, overrides or []))
+
+
+def redact_config(config: Config) -> Config:
+    """The config as recorded beside an output (manifest, .config.yaml): URLs masked."""
+    output = dataclasses.replace(config.output, rtsp_push=mask_url(config.output.rtsp_push))
+    return dataclasses.replace(config, output=output)
 
 
 def dump_config(config: Config) -> str:

@@ -286,6 +286,7 @@ def cmd_run(args: argparse.Namespace, startup_stops: list[int]) -> int:
             f"{summary['dropped']} dropped -> {job.output}",
             file=sys.stderr,
         )
+        _print_push(job.pipeline.cameras[0])
     return EXIT_INTERRUPTED if stop_requests else EXIT_OK
 
 
@@ -352,6 +353,7 @@ def _run_several(
             preview=serve,
             skip_unopenable=serve,
             folder=True,
+            names=labels,
         )
         name_cameras(job.pipeline, labels)
         if startup_stops:
@@ -412,6 +414,22 @@ def _print_summaries(job, summaries: list[dict], interrupted: bool) -> None:
             f"{summary['frames_out']} frames ({summary['fps']:.1f} fps), "
             f"{summary['faces_enhanced']} faces enhanced, {summary['dropped']} dropped, "
             f"{getattr(cam.source, 'reconnects', 0)} reconnects -> {_written(cam, output)}",
+            file=sys.stderr,
+        )
+        _print_push(cam)
+
+
+def _print_push(cam) -> None:
+    """What a camera pushed to its RTSP server (``output.rtsp_push``), if it pushes."""
+    from streamproc.run.job import rtsp_push
+
+    push = rtsp_push(cam)
+    if push is not None:
+        stats = push.stats()
+        print(
+            f"streamproc: camera {cam.name} pushed to {stats['url']}: "
+            f"{stats['frames_sent']} frames sent, {stats['frames_dropped']} dropped, "
+            f"{stats['reconnects']} reconnects",
             file=sys.stderr,
         )
 

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from streamproc.audit.manifest import ManifestRecorder, manifest_path, models_info, run_header
-from streamproc.core.config import Config, dump_config
+from streamproc.core.config import Config, dump_config, redact_config
 from streamproc.core.errors import InputError, OutputError
 from streamproc.core.packet import FramePacket
 from streamproc.core.pipeline import Camera, Pipeline, Stage
@@ -32,6 +32,7 @@ from streamproc.io.sinks.file import FileSink, check_encodable
 from streamproc.io.sinks.images import ImageSink
 from streamproc.io.sinks.null import NullSink
 from streamproc.io.sinks.rotating import RotatingFileSink
+from streamproc.io.sinks.rtsp_push import RtspPushSink, push_url
 from streamproc.io.sources import IMAGE_SUFFIXES, Source, open_source
 from streamproc.io.sources.images import ImageSource
 from streamproc.vision.composite import Compositor
@@ -113,6 +114,7 @@ class Job:
         preview: bool = False,
         skip_unopenable: bool = False,
         folder: bool | None = None,
+        names: Sequence[str] | None = None,
     ) -> None:
         """``sources``: already open (e.g. wrapped) sources for ``specs``; ``overwrite``:
         False refuses an output that exists (the CLI's default, ffmpeg's convention, so a
@@ -120,13 +122,16 @@ class Job:
         newest frame for the monitor (``output.mjpeg_port`` keeps it too, and serves the
         monitor's streams on that port until :meth:`finish`); ``skip_unopenable``: a live
         camera that does not answer yet is waited for, any other input that cannot be
-        opened is reported (in ``pipeline.unopened``) while the others run."""
+        opened is reported (in ``pipeline.unopened``) while the others run; ``names``: each
+        input's camera name (default ``camN``), its path under ``output.rtsp_push`` with
+        several inputs."""
         if isinstance(specs, str):  # a str is a sequence too: of one-letter inputs
             raise TypeError("Job takes a list of inputs, not one string")
         self.config = config
         self.folder = len(specs) > 1 if folder is None else folder
         self.overwrite = overwrite
         self.whole = config.detect.whole_image
+        self.names = list(names) if names is not None else [f"cam{i}" for i in range(len(specs))]
         opened: list[tuple[str, Source, Recording]] = []
         unopened: list[dict[str, str]] = []
         taken: set[Path] = set()
@@ -274,7 +279,8 @@ class Job:
         )
 
     def _sinks(self, cam_id: str, source: Source, rec: Recording, manifest: bool) -> list[Sink]:
-        """The output sink (the live preview is the camera's ``preview``, not a sink)."""
+        """The output sink, then (with ``output.rtsp_push``) its push to an RTSP server (the
+        live preview is the camera's ``preview``, not a sink)."""
         out_cfg = self.config.output
         sinks: list[Sink] = []
         try:
@@ -287,6 +293,9 @@ class Job:
                 sinks.append(RotatingFileSink(rec.path, source.info, out_cfg, header))
             else:
                 sinks.append(FileSink(rec.path, source.info, out_cfg, source.live))
+            if out_cfg.rtsp_push:
+                url = push_url(out_cfg.rtsp_push, self.names[int(cam_id)], len(self.names))
+                sinks.append(RtspPushSink(url, source.info, out_cfg, self.config.source))
         except BaseException:
             for sink in sinks:
                 sink.close()
@@ -355,6 +364,9 @@ class Job:
             header["camera"] = {"id": cam.id, "cameras_in_process": len(self.pipeline.cameras)}
         if self.whole:
             header["images"] = rec.images
+        push = rtsp_push(cam)
+        if push is not None:
+            header["rtsp_push"] = push.stats()
         return header
 
     def _part_header(
@@ -384,7 +396,7 @@ class Job:
             config_file = rec.path.with_name(rec.path.name + ".config.yaml")
             try:
                 config_file.parent.mkdir(parents=True, exist_ok=True)
-                config_file.write_text(dump_config(self.config))
+                config_file.write_text(dump_config(redact_config(self.config)))
             except OSError as err:
                 self.pipeline.finish_without_start()
                 raise write_error(config_file, err) from None
@@ -459,6 +471,10 @@ def reserve_output(rec: Recording) -> None:
     except OSError:
         return  # the sink reports what is wrong with the path
     rec.reserved = True
+
+
+def rtsp_push(cam: Camera) -> RtspPushSink | None:
+    return next((s for s in cam.sinks if isinstance(s, RtspPushSink)), None)
 
 
 def write_error(path: Path, err: OSError) -> OutputError:

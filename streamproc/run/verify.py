@@ -63,6 +63,7 @@ def _rerun_config(doc: dict) -> dict:
     config["detect"]["device"] = "cpu"
     # A check serves no preview: the run it checks may still hold output.mjpeg_port.
     config.setdefault("output", {})["mjpeg_port"] = 0
+    config["output"]["rtsp_push"] = ""  # a re-run pushes nothing to the recorder
     return config
 
 
