@@ -24,7 +24,7 @@ from test_live import SERVER, SYSTEM_PYTHON, _has_gst_rtsp, free_port
 from streamproc.core.config import OutputConfig, SourceConfig, load_config
 from streamproc.core.errors import ConfigError
 from streamproc.core.packet import FramePacket
-from streamproc.io.sinks.rtsp_push import RtspPushSink, push_url
+from streamproc.io.sinks.rtsp_push import RtspPushSink, per_camera, push_url
 from streamproc.io.sources import SourceInfo
 from streamproc.run.cli import main
 from streamproc.run.job import Job, rtsp_push
@@ -133,6 +133,14 @@ def clip(tmp_path_factory) -> Path:
 )
 def test_push_url_gives_each_camera_its_path(template, name, n, expected):
     assert push_url(template, name, n) == expected
+
+
+def test_fleet_groups_push_each_camera_to_its_own_path():
+    """A fleet's groups share one URL: every camera gets a path, even alone in its group."""
+    template = per_camera("rtsp://vms/live?token=1")
+    assert template == "rtsp://vms/live/{name}?token=1"
+    assert push_url(template, "g1-cam0", 1) == "rtsp://vms/live/g1-cam0?token=1"
+    assert per_camera("rtsp://vms/{name}/main") == "rtsp://vms/{name}/main"
 
 
 @pytest.mark.parametrize(

@@ -162,6 +162,7 @@ class GroupWorker:
         worker_env()
         import ray
 
+        from streamproc.io.sinks.rtsp_push import per_camera
         from streamproc.run.job import Job
 
         context = ray.get_runtime_context()
@@ -169,6 +170,9 @@ class GroupWorker:
         config = config_from_dict(config_data)
         if gpu_ids:
             config = on_assigned_gpu(config)
+        if config.output.rtsp_push:  # each camera of the fleet pushes to its own path
+            push = per_camera(config.output.rtsp_push)
+            config = replace(config, output=replace(config.output, rtsp_push=push))
         self._lock = threading.Lock()
         self._result: dict[str, Any] | None = None
         self._names = [mask_url(spec) for spec in inputs]
@@ -193,6 +197,7 @@ class GroupWorker:
                 preview=preview,
                 skip_unopenable=True,
                 folder=True,
+                names=[f"{name}-cam{i}" for i in range(len(inputs))],
             )
             self.job.start()
         except StreamprocError as err:

@@ -48,13 +48,18 @@ _SEND_ERRORS = (av.error.FFmpegError, OSError, ValueError)
 def push_url(template: str, name: str, n_cameras: int) -> str:
     """Each camera's own path: ``{name}`` in ``template`` is the camera's name; without
     it, several cameras push to ``template/<name>`` (one camera to ``template`` itself)."""
-    safe = quote(name, safe="-_.~")
+    if n_cameras > 1:
+        template = per_camera(template)
+    return template.replace("{name}", quote(name, safe="-_.~"))
+
+
+def per_camera(template: str) -> str:
+    """``template`` with a ``/{name}`` path for each camera unless it names one already (a
+    fleet's groups share one URL: each group's cameras need their own paths)."""
     if "{name}" in template:
-        return template.replace("{name}", safe)
-    if n_cameras <= 1:
         return template
     base, sep, query = template.partition("?")
-    return f"{base.rstrip('/')}/{safe}{sep}{query}"
+    return f"{base.rstrip('/')}/{{name}}{sep}{query}"
 
 
 @dataclass
