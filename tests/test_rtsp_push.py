@@ -333,6 +333,17 @@ def test_push_reconnects_when_the_server_comes_back(tmp_path):
         wait_for(lambda: job.stats.frames_out >= out_before + 10, 15, "frames while it is down")
         second.start()
         wait_for(lambda: push.stats()["reconnects"] == 1, 20, "the push to reconnect")
+        from streamproc.web.monitor import snapshot
+
+        shown = snapshot(job.pipeline)["cameras"][0]["push"]  # the monitor's and dashboard's
+        assert shown["reconnects"] == 1 and shown["url"] == f"rtsp://127.0.0.1:{port}/cam"
+        from rich.console import Console
+
+        from streamproc.run.dashboard import Dashboard
+
+        console = Console(record=True, width=250)
+        console.print(Dashboard(job.pipeline, "push", 480).render())
+        assert f"push rtsp://127.0.0.1:{port}/cam (sent" in console.export_text()
         sent_after = push.stats()["frames_sent"]
         wait_for(lambda: push.stats()["frames_sent"] >= sent_after + 10, 20, "frames after the gap")
         job.pipeline.request_stop()

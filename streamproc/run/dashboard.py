@@ -156,7 +156,7 @@ class Dashboard:
                 str(cam["dropped"]),
                 str(cam["reconnects"]),
                 _age(cam["last_frame_age_s"]),
-                Text(cam["reason"] or cam["output"] or ""),
+                Text(cam["reason"] or _outputs(cam)),
             )
         return table
 
@@ -175,3 +175,16 @@ class Dashboard:
             f"p95 {max(c['latency_ms_p95'] for c in cams):.0f} ms",
         )
         return footer
+
+
+def _outputs(cam: dict) -> str:
+    """Where a camera's frames go: its file, and its RTSP push with what it sent."""
+    out = cam["output"] or ""
+    push = cam.get("push")
+    if push:
+        state = f"error: {push['last_error']}" if push["last_error"] else "ok"
+        out += (
+            f" + push {push['url']} (sent {push['frames_sent']}, "
+            f"dropped {push['frames_dropped']}, {state})"
+        )
+    return out

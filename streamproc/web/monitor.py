@@ -119,6 +119,7 @@ def camera_view(cam: Camera, meter: RateMeter | None = None) -> dict[str, Any]:
         "stages_ms": {st.name: round(st.ms_per_frame, 2) for st in s.stages.values()},
         "reconnects": getattr(cam.source, "reconnects", 0),
         "output": None if cam.output is None else str(cam.output),
+        "push": next((k.stats() for k in cam.sinks if getattr(k, "name", "") == "rtsp_push"), None),
         "recent_faces": [] if cam.preview is None else cam.preview.faces(),
     }
 
@@ -133,6 +134,7 @@ def unopened_view(cam: dict[str, str]) -> dict[str, Any]:
         "live": False,
         "last_frame_age_s": None,
         **dict.fromkeys(UNOPENED_ZEROS, 0),
+        "push": None,
         "nominal_fps": 0,
         "stages_ms": {},
         "output": None,
@@ -177,6 +179,7 @@ def starting_snapshot(names: Sequence[str], sources: Sequence[str]) -> dict[str,
             "live": False,
             "last_frame_age_s": None,
             **dict.fromkeys(UNOPENED_ZEROS, 0),
+            "push": None,
             "nominal_fps": 0,
             "stages_ms": {},
             "output": None,
