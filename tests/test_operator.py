@@ -564,15 +564,26 @@ def test_browser_page_before_models_after_the_end_a_dead_camera_and_face_events(
                         f"the enlarged {kind} crop",
                     )
                 assert "track #" in page.inner_text("#enlarged .caption")
+                # Run with -o null: no recording to open, and the event says so.
+                assert page.inner_text("#enlarged .note") == "not recorded (-o null)"
+                assert not page.is_visible("#enlarged video")
                 page.click("#enlarged")
                 wait_for(lambda: not page.is_visible("#enlarged"), 10, "closed again")
-                # A click on a tile's video: that camera full-screen; Escape: the grid.
+                # A click on a tile's video: that camera full-screen (its wipe); Escape: the
+                # grid.
                 video = page.locator(tile("0", "img.video"))
                 grid_width = video.bounding_box()["width"]
                 video.click()
-                wait_for(lambda: video.bounding_box()["width"] > 1000, 10, "full-screen tile")
+                wipe = page.locator(tile("0", ".wipe"))
+                wait_for(lambda: wipe.is_visible(), 10, "full-screen tile")
+                assert wipe.bounding_box()["width"] > 1000
                 page.keyboard.press("Escape")
-                wait_for(lambda: video.bounding_box()["width"] == grid_width, 10, "the grid")
+                wait_for(
+                    lambda: video.is_visible() and video.bounding_box()["width"] == grid_width,
+                    10,
+                    "the grid",
+                )
+                assert not wipe.is_visible()
 
                 job.pipeline.request_stop()
                 job.finish("interrupted")

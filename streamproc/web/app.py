@@ -19,12 +19,25 @@ from collections.abc import AsyncIterator, Sequence
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 
 from streamproc.core.errors import OutputError
-from streamproc.core.pipeline import Pipeline
-from streamproc.web.monitor import RateMeter, snapshot, starting_snapshot
+from streamproc.core.pipeline import Camera, Pipeline
+from streamproc.web.monitor import (
+    BROWSER_VIDEO,
+    RateMeter,
+    recording_file,
+    recording_view,
+    snapshot,
+    starting_snapshot,
+)
 from streamproc.web.page import PAGE
 from streamproc.web.preview import VIEWS, Preview
 
@@ -53,11 +66,14 @@ class MonitorState:
         with self._lock:  # the meter's samples: one request at a time
             return snapshot(pipeline, self.meter)
 
-    def preview(self, cam_id: str) -> Preview | None:
+    def camera(self, cam_id: str) -> Camera | None:
         pipeline = self.pipeline
         if pipeline is None:
             return None
-        cam = next((c for c in pipeline.cameras if c.id == cam_id), None)
+        return next((c for c in pipeline.cameras if c.id == cam_id), None)
+
+    def preview(self, cam_id: str) -> Preview | None:
+        cam = self.camera(cam_id)
         return None if cam is None else cam.preview
 
 
@@ -109,12 +125,30 @@ def build_app(pipeline: Pipeline | MonitorState) -> Starlette:
         cache = "private, max-age=3600" if "v" in request.query_params else "no-store"
         return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": cache})
 
+    async def recording(request: Request) -> Response:
+        """The camera's recorded file, with Range requests (a <video> seeks by them). By
+        camera id only: the client never names a path, and only the file this job writes
+        for that camera is served."""
+        cam = state.camera(request.path_params["cam_id"])
+        sink = None if cam is None else recording_file(cam)
+        if cam is None or sink is None:
+            return Response("this camera has no recording", status_code=404)
+        view = recording_view(cam)
+        if not view["ready"]:
+            return Response(view["why"], status_code=409)
+        return FileResponse(
+            sink.path,
+            media_type=BROWSER_VIDEO[sink.path.suffix.lower()],
+            headers={"Cache-Control": "no-store"},  # it grows while the camera records
+        )
+
     return Starlette(
         routes=[
             Route("/", page),
             Route("/api/stats", stats),
             Route("/cam/{cam_id}/stream.mjpg", stream),
             Route("/cam/{cam_id}/face/{track_id:int}.jpg", face),
+            Route("/cam/{cam_id}/recording", recording),
         ]
     )
 
