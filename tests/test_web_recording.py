@@ -211,7 +211,9 @@ def test_browser_event_opens_the_recording_at_its_time_and_the_wipe(tmp_path, mo
                     30,
                     "the first fragments of the recording",
                 )
-                assert cam.sinks[0].frames_written <= 84  # still being written
+                # The writer held mid-file: what x264 has given out for 84 frames is on disk
+                # (whole fragments, 2 s each: the face's first frame, 3 s, is in the second).
+                wait_for(lambda: cam.sinks[0].frames_written == 84, 60, "84 frames written")
                 first_s = first["first_s"]
                 assert first_s >= 3.0, first_s
 
@@ -246,7 +248,8 @@ def test_browser_event_opens_the_recording_at_its_time_and_the_wipe(tmp_path, mo
                 page.keyboard.press("Escape")
                 wait_for(lambda: not page.is_visible("#enlarged"), 10, "closed again")
 
-                # Full-screen: the wipe, captions on both sides, the handle follows a drag.
+                # Full-screen: the wipe, captions on both sides of the handle, which follows a
+                # drag.
                 tile = '.tile[data-cam="0"]'
                 grid_width = page.locator(f"{tile} img.video").bounding_box()["width"]
                 page.locator(f"{tile} img.video").click()
@@ -281,6 +284,11 @@ def test_browser_event_opens_the_recording_at_its_time_and_the_wipe(tmp_path, mo
                     page.mouse.up()
                     wait_for(lambda s=share: abs(handle_share() - s) < 0.01, 10, f"at {share}")
                     assert handle.get_attribute("aria-valuenow") == str(round(share * 100))
+                    if 0 < share < 1:  # each caption beside the handle, on its side
+                        x = box["x"] + share * box["width"]
+                        left = page.locator(f"{tile} .wipe .cap.original").bounding_box()
+                        right = page.locator(f"{tile} .wipe .cap.enhanced").bounding_box()
+                        assert x - 20 < left["x"] + left["width"] < x < right["x"] < x + 20
                     shots[share] = wipe.screenshot()
                 # All enhanced (handle left) and all original (handle right) differ.
                 assert shots[0.0] != shots[1.0]

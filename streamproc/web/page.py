@@ -44,15 +44,17 @@ PAGE = """<!doctype html>
   .tile.full .wipe { display: block; }
   .tile.full .back { display: inline; margin-left: auto; }
   .wipe { position: relative; height: calc(100vh - 150px); background: #000; --wipe: 50%;
-          cursor: ew-resize; touch-action: none; user-select: none; }
+          cursor: ew-resize; touch-action: none; user-select: none; overflow: hidden; }
   .wipe img { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: contain;
               pointer-events: none; }
   .wipe img.enhanced { clip-path: inset(0 0 0 var(--wipe)); }
   .wipe .handle { position: absolute; top: 0; bottom: 0; left: var(--wipe); width: 4px;
                   margin-left: -2px; background: #fc6; box-shadow: 0 0 4px #000; }
-  .wipe .cap { position: absolute; top: 8px; padding: 2px 8px; border-radius: 3px;
-               background: rgba(0, 0, 0, 0.65); font-size: 14px; }
-  .wipe .cap.original { left: 8px; } .wipe .cap.enhanced { right: 8px; color: #fc6; }
+  /* The captions ride on either side of the handle, clear of the corners' burned-in text. */
+  .wipe .cap { position: absolute; bottom: 12%; padding: 2px 8px; border-radius: 3px;
+               background: rgba(0, 0, 0, 0.65); font-size: 14px; white-space: nowrap; }
+  .wipe .cap.original { right: calc(100% - var(--wipe) + 8px); }
+  .wipe .cap.enhanced { left: calc(var(--wipe) + 8px); color: #fc6; }
   .faces { display: flex; gap: 4px; overflow-x: auto; min-height: 70px; }
   .faces figure { margin: 0; text-align: center; font-size: 10px; cursor: zoom-in; }
   .faces img { height: 56px; width: 56px; object-fit: cover; display: block; }
