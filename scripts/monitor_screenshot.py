@@ -2,10 +2,13 @@
 
     PYTHONPATH=. python scripts/monitor_screenshot.py docs/monitor.png
 
-(also writes docs/monitor_face.png: a face event clicked open).
+(also writes docs/monitor_face.png: a face event clicked open, its crops and the camera's
+recording at the event's first-seen time, played from the fragmented MP4 being written;
+and docs/monitor_wipe.png: a tile full-screen, the original | AI-enhanced wipe).
 
 Three cameras: the bundled sample clip, a synthetic clip with 26 px faces (the marker
-on tiny faces) and a camera that refuses connections (its reason on the tile).
+on tiny faces) and a camera that refuses connections (its reason on the tile). Recorded
+to a temporary folder (the player needs a recording).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -32,6 +36,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait(condition: Callable[[], object], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
 def main(out: Path) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -42,7 +54,9 @@ def main(out: Path) -> None:
     names = ["entrance", "lobby", "gate"]
     state = MonitorState(names, specs)
     server = MonitorServer(state, "127.0.0.1", 0)
-    job = Job(specs, load_config(None), "null", preview=True, skip_unopenable=True, folder=True)
+    job = Job(
+        specs, load_config(None), tmp / "out", preview=True, skip_unopenable=True, folder=True
+    )
     name_cameras(job.pipeline, names)
     state.attach(job.pipeline)
     job.start()
@@ -53,20 +67,51 @@ def main(out: Path) -> None:
             )
             page = browser.new_page(viewport={"width": 1500, "height": 900})
             page.goto(server.url)
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                faces = job.pipeline.cameras[1].stats.faces_enhanced
-                if faces > 30 and job.pipeline.cameras[0].stats.faces_enhanced > 10:
-                    break
-                time.sleep(0.5)
-            time.sleep(3)  # a few polls: recent fps, the face strip
+            entrance, lobby = job.pipeline.cameras[:2]
+            wait(
+                lambda: lobby.stats.faces_enhanced > 30 and entrance.stats.faces_enhanced > 10,
+                120,
+                "faces on both file cameras",
+            )
+            wait(
+                lambda: page.evaluate("() => latest.get('0').recording.ready"),
+                60,
+                "the entrance's first fragments",
+            )
+            page.wait_for_function("document.querySelectorAll('.faces figure').length >= 4")
             page.screenshot(path=str(out))
-            # A face event, enlarged: original | enhanced.
-            page.locator('.tile[data-cam="0"] .faces figure').first.click()
+            # A face event, enlarged: original | enhanced, and the recording at the event's
+            # first-seen time (the latest event that the fragments written so far hold).
+            wait(lambda: entrance.status == "ended", 120, "the end of the entrance's clip")
+            written_s = entrance.sinks[0].frames_written / float(entrance.source.info.fps)
+            events = [f for f in entrance.preview.faces() if f["first_s"] < written_s - 3]
+            event = max(events, key=lambda f: f["first_s"])
+            page.locator(f'.tile[data-cam="0"] figure[data-track="{event["track_id"]}"]').click()
             page.wait_for_function(
                 "document.querySelector('#enlarged img.enhanced').naturalWidth > 0"
             )
+            page.wait_for_function(
+                "(t) => { const v = document.querySelector('#enlarged video');"
+                " return v.readyState >= 3 && !v.seeking && Math.abs(v.currentTime - t) < 0.1; }",
+                arg=event["first_s"],
+            )
+            page.wait_for_timeout(1500)  # the player's loading spinner fades out
             page.screenshot(path=str(out.with_name(out.stem + "_face.png")))
+            page.keyboard.press("Escape")
+            # The entrance full-screen: the wipe, its handle dragged to 45%.
+            page.locator('.tile[data-cam="0"] img.video').click()
+            wipe = page.locator('.tile[data-cam="0"] .wipe')
+            page.wait_for_function(
+                "[...document.querySelectorAll('.tile.full .wipe img')]"
+                ".every((img) => img.complete && img.naturalWidth > 0)"
+            )
+            box = wipe.bounding_box()
+            y = box["y"] + box["height"] / 2
+            page.mouse.move(box["x"] + box["width"] / 2, y)
+            page.mouse.down()
+            page.mouse.move(box["x"] + 0.45 * box["width"], y, steps=5)
+            page.mouse.up()
+            page.screenshot(path=str(out.with_name(out.stem + "_wipe.png")))
             browser.close()
     finally:
         job.pipeline.request_stop()

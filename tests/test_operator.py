@@ -409,6 +409,61 @@ def test_serve_is_up_at_once_and_stays_up_after_the_files_end(face_clip, tmp_pat
         assert doc["status"] == "finished"
 
 
+def test_serve_camera_that_never_connects_leaves_only_its_manifest(face_clip, tmp_path):
+    """`run FILE DEAD --serve -o DIR` (DIR exists, so each output is reserved at start):
+    after Ctrl-C the camera that never connected has no video and no config in DIR, only
+    its manifest, which says why; the file camera has all three."""
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+    from test_live import free_port
+
+    from streamproc.audit.manifest import manifest_path
+
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = f"rtsp://admin:s3cret@127.0.0.1:{free_port()}/cam"
+    cmd = [sys.executable, "-m", "streamproc.run.cli", "run", str(face_clip[0]), dead]
+    cmd += ["--serve", "--port", "0", "-o", str(out), *(a for kv in FAST for a in ("--set", kv))]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        assert "monitor at" in line, line
+        url = line.split("monitor at", 1)[1].strip()
+
+        def cameras() -> list[tuple[str, str]]:
+            stats = httpx.get(url + "api/stats", timeout=5).json()
+            return [(c["status"], c["reason"] or "") for c in stats["cameras"]]
+
+        wait_for(
+            lambda: [s for s, _ in cameras()] == ["ended", "connecting"], 60, "the file to end"
+        )
+        assert "refused" in cameras()[1][1].lower()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, err
+    names = sorted(p.name for p in out.iterdir())
+    dead_names = [n for n in names if n.startswith("127-0-0-1-cam-")]
+    assert len(dead_names) == 1 and dead_names[0].endswith(".mp4.manifest.json"), names
+    assert sorted(set(names) - set(dead_names)) == [
+        "faces.enhanced.mp4",
+        "faces.enhanced.mp4.config.yaml",
+        "faces.enhanced.mp4.manifest.json",
+    ]
+    doc = json.loads((out / dead_names[0]).read_text())
+    assert (doc["status"], doc["outputs"], doc["stats"]["frames_in"]) == ("interrupted", [], 0)
+    assert doc["error"].startswith("never connected: ") and "refused" in doc["error"].lower()
+    assert "s3cret" not in doc["error"]
+    good = json.loads(manifest_path(out / "faces.enhanced.mp4").read_text())
+    assert (good["status"], good["error"], good["stats"]["frames_out"]) == ("finished", None, 24)
+    assert "nothing written (no frames)" in err
+
+
 def _browser_missing() -> str | None:
     from test_web_monitor import _browser_missing as missing
 
@@ -509,15 +564,26 @@ def test_browser_page_before_models_after_the_end_a_dead_camera_and_face_events(
                         f"the enlarged {kind} crop",
                     )
                 assert "track #" in page.inner_text("#enlarged .caption")
+                # Run with -o null: no recording to open, and the event says so.
+                assert page.inner_text("#enlarged .note") == "not recorded (-o null)"
+                assert not page.is_visible("#enlarged video")
                 page.click("#enlarged")
                 wait_for(lambda: not page.is_visible("#enlarged"), 10, "closed again")
-                # A click on a tile's video: that camera full-screen; Escape: the grid.
+                # A click on a tile's video: that camera full-screen (its wipe); Escape: the
+                # grid.
                 video = page.locator(tile("0", "img.video"))
                 grid_width = video.bounding_box()["width"]
                 video.click()
-                wait_for(lambda: video.bounding_box()["width"] > 1000, 10, "full-screen tile")
+                wipe = page.locator(tile("0", ".wipe"))
+                wait_for(lambda: wipe.is_visible(), 10, "full-screen tile")
+                assert wipe.bounding_box()["width"] > 1000
                 page.keyboard.press("Escape")
-                wait_for(lambda: video.bounding_box()["width"] == grid_width, 10, "the grid")
+                wait_for(
+                    lambda: video.is_visible() and video.bounding_box()["width"] == grid_width,
+                    10,
+                    "the grid",
+                )
+                assert not wipe.is_visible()
 
                 job.pipeline.request_stop()
                 job.finish("interrupted")

@@ -89,6 +89,10 @@ class Recording:
     recorder: ManifestRecorder = field(default_factory=ManifestRecorder)
     images: list[dict[str, Any]] = field(default_factory=list)  # --faces: each image
 
+    @property
+    def config_file(self) -> Path:
+        return self.path.with_name(self.path.name + ".config.yaml")
+
     def release(self) -> None:
         """Remove the reserved, still empty, output of an input that never ran."""
         if not self.reserved:
@@ -393,7 +397,7 @@ class Job:
         for rec in self.recordings:
             if rec.path is None:
                 continue
-            config_file = rec.path.with_name(rec.path.name + ".config.yaml")
+            config_file = rec.config_file
             try:
                 config_file.parent.mkdir(parents=True, exist_ok=True)
                 config_file.write_text(dump_config(redact_config(self.config)))
@@ -421,11 +425,14 @@ class Job:
             summary["status"] = cam.status
             summaries.append(summary)
             try:
+                if rec.path is not None and cam.stats.frames_out == 0:
+                    forget_output(rec)
                 if rec.path is not None and self.config.output.manifest:
                     cam_status = "failed" if cam.error is not None else status
                     if status == "interrupted" and cam.finished_by_itself:
                         cam_status = "finished"  # it had ended before the stop
-                    self._write_manifest(cam, rec, cam_status, summary, error or cam.error)
+                    cam_error = error or cam.error or never_connected(cam)
+                    self._write_manifest(cam, rec, cam_status, summary, cam_error)
             except OSError as err:
                 # Keep the first error (often the same full disk) as the one reported.
                 error = error or write_error(manifest_path(rec.path), err)
@@ -475,6 +482,21 @@ def reserve_output(rec: Recording) -> None:
 
 def rtsp_push(cam: Camera) -> RtspPushSink | None:
     return next((s for s in cam.sinks if isinstance(s, RtspPushSink)), None)
+
+
+def never_connected(cam: Camera) -> InputError | None:
+    """Why a camera wrote nothing: its input never gave a frame (the manifest says so)."""
+    last_error = getattr(cam.source, "last_error", None)
+    if cam.stats.frames_in or not last_error:
+        return None
+    return InputError(f"never connected: {mask_url(str(last_error))}")
+
+
+def forget_output(rec: Recording) -> None:
+    """An input that wrote no frame leaves no output and no config beside it: only its
+    manifest (with the reason) says that it ran."""
+    rec.config_file.unlink(missing_ok=True)
+    rec.release()
 
 
 def write_error(path: Path, err: OSError) -> OutputError:

@@ -24,12 +24,25 @@ from collections.abc import AsyncIterator, Sequence
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 
 from streamproc.core.errors import OutputError
-from streamproc.core.pipeline import Pipeline
-from streamproc.web.monitor import RateMeter, snapshot, starting_snapshot
+from streamproc.core.pipeline import Camera, Pipeline
+from streamproc.web.monitor import (
+    BROWSER_VIDEO,
+    RateMeter,
+    recording_file,
+    recording_view,
+    snapshot,
+    starting_snapshot,
+)
 from streamproc.web.page import PAGE
 from streamproc.web.preview import VIEWS, Preview
 
@@ -58,13 +71,16 @@ class MonitorState:
         with self._lock:  # the meter's samples: one request at a time
             return snapshot(pipeline, self.meter)
 
-    def preview(self, cam_id: str | None) -> Preview | None:
-        """Camera ``cam_id``'s preview; ``None``: the first camera's."""
+    def camera(self, cam_id: str | None) -> Camera | None:
+        """Camera ``cam_id``; ``None``: the first camera."""
         pipeline = self.pipeline
         if pipeline is None or not pipeline.cameras:
             return None
         cams = pipeline.cameras
-        cam = cams[0] if cam_id is None else next((c for c in cams if c.id == cam_id), None)
+        return cams[0] if cam_id is None else next((c for c in cams if c.id == cam_id), None)
+
+    def preview(self, cam_id: str | None) -> Preview | None:
+        cam = self.camera(cam_id)
         return None if cam is None else cam.preview
 
 
@@ -116,6 +132,23 @@ def build_app(pipeline: Pipeline | MonitorState) -> Starlette:
         cache = "private, max-age=3600" if "v" in request.query_params else "no-store"
         return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": cache})
 
+    async def recording(request: Request) -> Response:
+        """The camera's recorded file, with Range requests (a <video> seeks by them). By
+        camera id only: the client never names a path, and only the file this job writes
+        for that camera is served."""
+        cam = state.camera(request.path_params["cam_id"])
+        sink = None if cam is None else recording_file(cam)
+        if cam is None or sink is None:
+            return Response("this camera has no recording", status_code=404)
+        view = recording_view(cam)
+        if not view["ready"]:
+            return Response(view["why"], status_code=409)
+        return FileResponse(
+            sink.path,
+            media_type=BROWSER_VIDEO[sink.path.suffix.lower()],
+            headers={"Cache-Control": "no-store"},  # it grows while the camera records
+        )
+
     return Starlette(
         routes=[
             Route("/", page),
@@ -123,6 +156,7 @@ def build_app(pipeline: Pipeline | MonitorState) -> Starlette:
             Route("/cam/{cam_id}/stream.mjpg", stream),
             Route("/stream.mjpg", stream),  # the first camera (``output.mjpeg_port``'s URL)
             Route("/cam/{cam_id}/face/{track_id:int}.jpg", face),
+            Route("/cam/{cam_id}/recording", recording),
         ]
     )
 

@@ -14,9 +14,11 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from streamproc.core.urls import mask_url
+from streamproc.io.sinks.file import FileSink
 
 if TYPE_CHECKING:
     from streamproc.core.pipeline import Camera, Pipeline
@@ -26,6 +28,14 @@ SLOW_SHARE = 0.5
 # The recent rate is measured over this window (and only once it has this much history).
 RATE_WINDOW_S = 5.0
 RATE_MIN_HISTORY_S = 2.0
+
+# What a browser's <video> plays, by the recording's suffix (as its Content-Type).
+BROWSER_VIDEO = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".mov": "video/mp4",
+    ".webm": "video/webm",
+}
 
 UNOPENED_ZEROS = (
     "frames_in",
@@ -93,6 +103,38 @@ def camera_health(cam: Camera, recent_fps: float | None, now: float) -> dict[str
     }
 
 
+def recording_file(cam: Camera) -> FileSink | None:
+    """The video file this camera's job writes, if it writes one (not ``-o null``, an
+    image folder or a live camera's parts): the only file the monitor serves for it."""
+    sink = cam.sinks[0] if cam.sinks else None
+    return sink if isinstance(sink, FileSink) else None
+
+
+def recording_view(cam: Camera) -> dict[str, Any] | None:
+    """The page's player for the camera's recording: its URL, whether a browser can play
+    it now, and if not why. A fragmented MP4 plays while it is written (up to its last
+    fragment); any other container only once the camera has ended and it is finalised."""
+    sink = recording_file(cam)
+    if sink is None:
+        return None
+    why = None
+    if sink.path.suffix.lower() not in BROWSER_VIDEO:
+        why = f"a browser cannot play {sink.path.suffix} recordings: open {sink.path.name}"
+    elif not (sink.closed or sink.fragmented):
+        why = "recording available when the camera ends"
+    elif sink.frames_written == 0 or not _has_bytes(sink.path):
+        # A fragment reaches the disk once complete (output.keyframe_s of video).
+        why = "nothing recorded yet" if sink.frames_written == 0 else "recording starts shortly"
+    return {"url": f"/cam/{cam.id}/recording", "ready": why is None, "why": why}
+
+
+def _has_bytes(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
+
+
 def camera_view(cam: Camera, meter: RateMeter | None = None) -> dict[str, Any]:
     """Everything shown about one camera (the page's tile, a dashboard row)."""
     s = cam.stats
@@ -120,6 +162,7 @@ def camera_view(cam: Camera, meter: RateMeter | None = None) -> dict[str, Any]:
         "reconnects": getattr(cam.source, "reconnects", 0),
         "output": None if cam.output is None else str(cam.output),
         "push": next((k.stats() for k in cam.sinks if getattr(k, "name", "") == "rtsp_push"), None),
+        "recording": recording_view(cam),
         "recent_faces": [] if cam.preview is None else cam.preview.faces(),
     }
 
@@ -138,6 +181,7 @@ def unopened_view(cam: dict[str, str]) -> dict[str, Any]:
         "nominal_fps": 0,
         "stages_ms": {},
         "output": None,
+        "recording": None,
         "recent_faces": [],
     }
 
@@ -183,6 +227,7 @@ def starting_snapshot(names: Sequence[str], sources: Sequence[str]) -> dict[str,
             "nominal_fps": 0,
             "stages_ms": {},
             "output": None,
+            "recording": None,
             "recent_faces": [],
         }
         for i, (name, source) in enumerate(zip(names, sources, strict=True))

@@ -2,7 +2,10 @@
 
 Tiles are built from ``/api/stats`` (polled twice a second); each tile's video is an
 ``<img>`` on ``/cam/{id}/stream.mjpg?view=...``, started once the camera has a frame
-(before that the tile says why it has none: starting, connecting and its error). Colours
+(before that the tile says why it has none: starting, connecting and its error). A tile
+clicked full-screen is a wipe: the original stream under the enhanced one, cut at a handle
+the operator drags. A face event clicked opens its crops and the camera's recording
+(``/cam/{id}/recording``) seeked to when the face was first seen. Colours
 flag what an operator should look at: fps under 90% / 50% of the camera's rate, more than
 1% / 10% of frames dropped, latency p95 over 0.5 / 2 s.
 """
@@ -37,16 +40,35 @@ PAGE = """<!doctype html>
   .camstats { font-family: ui-monospace, monospace; font-size: 11px; margin: 4px 0; }
   .tile img.video { cursor: zoom-in; }
   .tile.full { position: fixed; inset: 0; z-index: 8; border-radius: 0; overflow: auto; }
-  .tile.full img.video { height: calc(100vh - 150px); aspect-ratio: auto; cursor: zoom-out; }
+  .tile.full img.video, .tile .wipe, .tile .back { display: none; }
+  .tile.full .wipe { display: block; }
+  .tile.full .back { display: inline; margin-left: auto; }
+  .wipe { position: relative; height: calc(100vh - 150px); background: #000; --wipe: 50%;
+          cursor: ew-resize; touch-action: none; user-select: none; overflow: hidden; }
+  .wipe img { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: contain;
+              pointer-events: none; }
+  .wipe img.enhanced { clip-path: inset(0 0 0 var(--wipe)); }
+  .wipe .handle { position: absolute; top: 0; bottom: 0; left: var(--wipe); width: 4px;
+                  margin-left: -2px; background: #fc6; box-shadow: 0 0 4px #000; }
+  /* The captions ride on either side of the handle, clear of the corners' burned-in text. */
+  .wipe .cap { position: absolute; bottom: 12%; padding: 2px 8px; border-radius: 3px;
+               background: rgba(0, 0, 0, 0.65); font-size: 14px; white-space: nowrap; }
+  .wipe .cap.original { right: calc(100% - var(--wipe) + 8px); }
+  .wipe .cap.enhanced { left: calc(var(--wipe) + 8px); color: #fc6; }
   .faces { display: flex; gap: 4px; overflow-x: auto; min-height: 70px; }
   .faces figure { margin: 0; text-align: center; font-size: 10px; cursor: zoom-in; }
   .faces img { height: 56px; width: 56px; object-fit: cover; display: block; }
   #enlarged { position: fixed; inset: 0; background: rgba(0, 0, 0, 0.85); display: none;
-              align-items: center; justify-content: center; cursor: zoom-out; z-index: 9; }
+              flex-direction: column; align-items: center; justify-content: center;
+              gap: 10px; cursor: zoom-out; z-index: 9; }
   #enlarged.open { display: flex; }
+  #enlarged .crops { display: flex; }
   #enlarged figure { margin: 0 12px; text-align: center; }
-  #enlarged img { width: min(40vw, 420px); image-rendering: pixelated; display: block; }
-  #enlarged p { position: absolute; bottom: 16px; width: 100%; text-align: center; }
+  #enlarged img { width: min(28vw, 36vh, 320px); image-rendering: pixelated; display: block; }
+  #enlarged .player { text-align: center; cursor: default; }
+  #enlarged video { max-width: 80vw; max-height: 40vh; background: #000; display: block; }
+  #enlarged video[hidden] { display: none; }
+  #enlarged .player .note { color: #fc6; margin: 4px 0 0; }
   table { border-collapse: collapse; margin: 0 10px 10px; font-size: 12px; }
   td, th { border: 1px solid #333; padding: 2px 8px; text-align: right; }
 </style>
@@ -64,10 +86,16 @@ PAGE = """<!doctype html>
 </header>
 <div id="grid"></div>
 <div id="enlarged" role="dialog" aria-label="face, enlarged">
-  <figure><img class="original" alt="original"><figcaption>original</figcaption></figure>
-  <figure><img class="enhanced" alt="enhanced">
-    <figcaption>AI-enhanced (a machine-generated guess)</figcaption></figure>
+  <div class="crops">
+    <figure><img class="original" alt="original"><figcaption>original</figcaption></figure>
+    <figure><img class="enhanced" alt="enhanced">
+      <figcaption>AI-enhanced (a machine-generated guess)</figcaption></figure>
+  </div>
   <p class="caption"></p>
+  <div class="player">
+    <video controls muted preload="auto" hidden></video>
+    <p class="note"></p>
+  </div>
 </div>
 <table id="stages"><thead><tr><th>shared stage</th><th>frames</th><th>ms/frame</th>
 <th>capacity fps</th></tr></thead><tbody></tbody></table>
@@ -75,6 +103,7 @@ PAGE = """<!doctype html>
 "use strict";
 let view = "enhanced";
 const tiles = new Map();
+const latest = new Map();  // each camera's newest stats (its recording may be ready now)
 
 function el(tag, attrs, text) {
   const node = document.createElement(tag);
@@ -84,6 +113,7 @@ function el(tag, attrs, text) {
 }
 
 function streamUrl(id) { return `/cam/${id}/stream.mjpg?view=${view}`; }
+function wipeUrl(id, side) { return `/cam/${id}/stream.mjpg?view=${side}`; }
 
 function makeTile(cam) {
   const tile = el("div", {class: "tile", "data-cam": cam.id});
@@ -93,13 +123,57 @@ function makeTile(cam) {
   const img = el("img", {class: "video", alt: ""});  // no frame yet: a black box
   // A stream that fails (not served yet, server restarting) is retried at the next poll.
   img.addEventListener("error", () => { img.removeAttribute("src"); });
-  // Click: this camera full-screen (click again or Escape: back to the grid).
-  img.addEventListener("click", () => tile.classList.toggle("full"));
-  tile.append(title, el("div", {class: "reason"}), img, el("div", {class: "camstats"}),
-              el("div", {class: "faces"}));
+  // Click: this camera full-screen, as a wipe (the button or Escape: back to the grid).
+  img.addEventListener("click", () => setFull(tile, true));
+  const back = el("button", {class: "back", type: "button"}, "back to the grid");
+  back.addEventListener("click", () => setFull(tile, false));
+  title.append(back);
+  tile.append(title, el("div", {class: "reason"}), img, makeWipe(),
+              el("div", {class: "camstats"}), el("div", {class: "faces"}));
   document.getElementById("grid").append(tile);
   tiles.set(cam.id, tile);
   return tile;
+}
+
+// The full-screen wipe: the original under the enhanced stream, which shows only right of
+// the handle; drag anywhere on the picture (or arrow keys on the handle) to move it.
+function makeWipe() {
+  const wipe = el("div", {class: "wipe"});
+  const handle = el("div", {class: "handle", role: "slider", tabindex: "0",
+                            "aria-label": "original | AI-enhanced", "aria-valuenow": "50"});
+  wipe.append(el("img", {class: "original", alt: "original"}),
+              el("img", {class: "enhanced", alt: "AI-enhanced"}), handle,
+              el("span", {class: "cap original"}, "original"),
+              el("span", {class: "cap enhanced"}, "AI-enhanced"));
+  const moveTo = (share) => {
+    const pct = Math.min(100, Math.max(0, share * 100));
+    wipe.style.setProperty("--wipe", `${pct.toFixed(1)}%`);
+    handle.setAttribute("aria-valuenow", pct.toFixed(0));
+  };
+  const fromPointer = (event) => {
+    const box = wipe.getBoundingClientRect();
+    moveTo((event.clientX - box.left) / box.width);
+  };
+  wipe.addEventListener("pointerdown", (event) => {
+    wipe.setPointerCapture(event.pointerId);
+    fromPointer(event);
+  });
+  wipe.addEventListener("pointermove", (event) => {
+    if (wipe.hasPointerCapture(event.pointerId)) fromPointer(event);
+  });
+  handle.addEventListener("keydown", (event) => {
+    const step = {ArrowLeft: -5, ArrowRight: 5}[event.key];
+    if (step) moveTo((Number(handle.getAttribute("aria-valuenow")) + step) / 100);
+  });
+  return wipe;
+}
+
+function setFull(tile, on) {
+  tile.classList.toggle("full", on);
+  for (const img of tile.querySelectorAll(".wipe img")) {
+    if (!on) img.removeAttribute("src");  // closes its stream
+    else if (tile.dataset.frames > 0) img.src = wipeUrl(tile.dataset.cam, img.className);
+  }
 }
 
 function fmtTime(s) {  // video time: m:ss.s
@@ -111,13 +185,42 @@ function faceUrl(cam, f, kind) {
   return `/cam/${cam.id}/face/${f.track_id}.jpg?kind=${kind}&v=${f.version}`;
 }
 
+// The camera's recording at the event's first-seen time, if the browser can play it now.
+function openRecording(cam, f) {
+  const player = document.querySelector("#enlarged .player");
+  const video = player.querySelector("video");
+  const rec = cam.recording;
+  closeRecording();
+  if (!rec || !rec.ready) {
+    player.querySelector(".note").textContent = rec ? rec.why : "not recorded (-o null)";
+    return;
+  }
+  player.querySelector(".note").textContent =
+    `recording of ${cam.name} from ${fmtTime(f.first_s)}, when track #${f.track_id} was first seen`;
+  video.dataset.seek = f.first_s;
+  video.hidden = false;
+  video.src = `${rec.url}?open=${Date.now()}`;  // not a cached copy: the file grows
+}
+
+function closeRecording() {
+  const video = document.querySelector("#enlarged video");
+  video.pause();
+  video.hidden = true;
+  if (video.getAttribute("src")) {
+    video.removeAttribute("src");
+    video.load();  // drops the connection
+  }
+}
+
 function enlarge(cam, f) {
+  cam = latest.get(cam.id) || cam;
   const box = document.getElementById("enlarged");
   box.querySelector("img.original").src = faceUrl(cam, f, "original");
   box.querySelector("img.enhanced").src = faceUrl(cam, f, "enhanced");
   box.querySelector(".caption").textContent =
     `${cam.name}: track #${f.track_id}, seen ${fmtTime(f.first_s)}-${fmtTime(f.last_s)} ` +
     `(${f.frames} frames; best crop ${f.height_px} px tall, ${f.enhancer})`;
+  openRecording(cam, f);
   box.classList.add("open");
 }
 
@@ -160,6 +263,7 @@ function update(data) {
     `${data.cameras.length} cameras, ${data.frames} frames, ` +
     `mean batch ${data.mean_batch_frames} frames, ${data.elapsed_s} s`;
   for (const cam of data.cameras) {
+    latest.set(cam.id, cam);
     const tile = tiles.get(cam.id) || makeTile(cam);
     const status = tile.querySelector(".status");
     status.textContent = cam.status;
@@ -171,6 +275,9 @@ function update(data) {
     tile.querySelector(".reason").textContent = cam.reason || "";
     const img = tile.querySelector("img.video");
     if (cam.frames_out > 0 && !img.getAttribute("src")) img.src = streamUrl(cam.id);
+    if (tile.classList.contains("full") && !tile.querySelector(".wipe img").getAttribute("src")) {
+      setFull(tile, true);  // its first frame came while it was full-screen
+    }
     const stages = Object.entries(cam.stages_ms).map(([k, v]) => `${k} ${v}`).join(", ");
     tile.querySelector(".camstats").replaceChildren(
       ...camStats(cam), span(stages ? ` | ms/frame: ${stages}` : ""));
@@ -186,7 +293,7 @@ function update(data) {
       strip.dataset.key = key;
       strip.replaceChildren(...cam.recent_faces.map((f) => {
         const fig = el("figure", {"data-track": f.track_id,
-                                  title: "click to enlarge: original | enhanced"});
+                                  title: "click: original | enhanced, and the recording"});
         fig.append(el("img", {src: faceUrl(cam, f, "enhanced"), alt: `track ${f.track_id}`}),
                    el("figcaption", {}, `#${f.track_id} ${fmtTime(f.first_s)}-` +
                                         `${fmtTime(f.last_s)}`));
@@ -224,13 +331,24 @@ for (const radio of document.querySelectorAll("input[name=view]")) {
     }
   });
 }
+function closeEnlarged() {
+  closeRecording();
+  document.getElementById("enlarged").classList.remove("open");
+}
+
 document.addEventListener("keydown", (event) => {
   if (event.key !== "Escape") return;
-  document.getElementById("enlarged").classList.remove("open");
-  for (const tile of tiles.values()) tile.classList.remove("full");
+  closeEnlarged();
+  for (const tile of tiles.values()) setFull(tile, false);
 });
+// A click anywhere but on the player closes the enlarged face.
 document.getElementById("enlarged").addEventListener("click", (event) => {
-  event.currentTarget.classList.remove("open");
+  if (!event.target.closest(".player")) closeEnlarged();
+});
+// Once the recording's start is known: to the event's first-seen time.
+document.querySelector("#enlarged video").addEventListener("loadedmetadata", (event) => {
+  const video = event.currentTarget;
+  video.currentTime = Math.min(Number(video.dataset.seek), video.duration || Infinity);
 });
 window.addEventListener("load", poll);
 </script>

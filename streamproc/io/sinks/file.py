@@ -132,7 +132,9 @@ class FileSink:
         self._info = info
         self._config = config
         options = {}
-        if config.fragmented_mp4 and path.suffix.lower() in (".mp4", ".mov", ".m4v"):
+        # Fragmented: playable while it is written (the monitor's player), not only after.
+        self.fragmented = config.fragmented_mp4 and path.suffix.lower() in (".mp4", ".mov", ".m4v")
+        if self.fragmented:
             options["movflags"] = "+frag_keyframe+empty_moov+delay_moov+default_base_moof"
             options["flush_packets"] = "1"  # each fragment reaches the disk when complete
         try:
@@ -197,6 +199,10 @@ class FileSink:
         except (av.error.FFmpegError, OSError) as err:
             raise _output_error(self.path, err) from None
         self.frames_written += 1
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def close(self) -> None:
         if self._closed:
