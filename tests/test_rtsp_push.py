@@ -358,3 +358,47 @@ def test_push_reconnects_when_the_server_comes_back(tmp_path):
     assert stats["frames_sent"] + stats["frames_dropped"] == summary["frames_out"]
     assert len(received) >= 10
     assert not [t for t in threading.enumerate() if t.name == "streamproc-rtsp-push"]
+
+
+def test_monitor_page_shows_a_push_that_fails(tmp_path):
+    """The page's tile says what the push sent and why it fails (masked), in a browser."""
+    from test_web_monitor import CHROMIUM, CHROMIUM_ARGS, _browser_missing
+
+    if _browser_missing() is not None:
+        pytest.skip(str(_browser_missing()))
+    from playwright.sync_api import sync_playwright
+
+    from streamproc.web.app import MonitorServer
+
+    clip = tmp_path / "long.mp4"
+    write_clip(clip, n_frames=240, n_faces=1, face_px=80, fps=12)
+    url = f"rtsp://{USER}:{PASSWORD}@127.0.0.1:{free_port()}/cam"  # nothing listens there
+    config = load_config(None, [*FAST, f"output.rtsp_push={url}"])
+    job = Job([str(clip)], config, tmp_path / "out.mp4", preview=True)
+    server = MonitorServer(job.pipeline, "127.0.0.1", 0)
+    try:
+        job.start()
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch_persistent_context(
+                str(tmp_path / "profile"),
+                executable_path=CHROMIUM,
+                headless=True,
+                args=CHROMIUM_ARGS,
+            )
+            try:
+                page = browser.new_page()
+                page.goto(server.url, wait_until="domcontentloaded")
+                stats = page.locator('.tile[data-cam="0"] .camstats')
+                wait_for(
+                    lambda: "refused" in stats.inner_text(), 30, "the push's error on the tile"
+                )
+                text = stats.inner_text()
+                bad = page.locator('.tile[data-cam="0"] .camstats .bad', has_text="push")
+                assert bad.count() == 1, text
+            finally:
+                browser.close()
+    finally:
+        job.pipeline.request_stop()
+        job.finish("interrupted")
+        server.close()
+    assert "push sent 0, dropped" in text and PASSWORD not in text

@@ -255,6 +255,12 @@ function camStats(cam) {
     parts.push(span(" | "), span(`last frame ${cam.last_frame_age_s} s ago`,
                                  level(cam.last_frame_age_s, 2, 10, false)));
   }
+  if (cam.push) {
+    const p = cam.push;
+    parts.push(span(" | "), span(`push sent ${p.frames_sent}, dropped ${p.frames_dropped}` +
+                                 (p.last_error ? `: ${p.last_error}` : ""),
+                                 p.last_error ? "bad" : (p.frames_dropped ? "warn" : "")));
+  }
   return parts;
 }
 
