@@ -11,7 +11,9 @@ shifts both sides of a ratio alike:
   over frames/s of decode + re-encode alone (the same reader and writer, no stages).
 - ``recall_vs_exhaustive``: of the faces the detector finds when it runs on every frame at
   full size (motion gate off, every_n_frames=1), the share the default pipeline outputs
-  on the same frame (detector + gate + tracker, IoU >= 0.3); with its detect ms per frame.
+  on the same frame (detector + gate + tracker, IoU >= 0.3); with its detect ms per frame;
+  and precision: the share of its output boxes that match an exhaustive detection (all,
+  and those carried on the frames between detections).
 - live: the clip paced at its own fps as a live camera; dropped % and latency p95.
 - ``startup_s``: a fresh ``python -m streamproc run`` of a one-frame clip, spawn to exit
   (an upper bound on time to first frame), and whether it imported torch.
@@ -71,18 +73,25 @@ def cctv_clip(src: Path, dst: Path, size: tuple[int, int], fps: int, frames: int
     return dst
 
 
-def quiet_clip(dst: Path, size: tuple[int, int], fps: int, frames: int, seed: int = 0) -> Path:
-    """A static camera: a still scene with sensor noise; people (a face of 28-40 px over a
-    body) walk across, 1-3 px per frame, again and again, and one stops for 4 s on the way
-    each time."""
-    from benchmarks.clips import _face_sprites, _scene
+@dataclass(frozen=True)
+class _Walker:
+    """One person of :func:`quiet_clip`: a face sprite (over a body) walking across."""
 
-    rng = np.random.default_rng(seed)
-    width, height = size
-    scene = _scene(width, height, rng)
-    sprites = _face_sprites(rng, 3)
+    face: np.ndarray
+    alpha: np.ndarray
+    speed_px: float  # per frame; negative: right to left
+    start: int
+    period: int
+    y: int
+    stops: bool  # walks to the middle, stands still for 4 s, walks on
+
+
+def _walkers(size: tuple[int, int], fps: int, rng: np.random.Generator) -> list[_Walker]:
+    from benchmarks.clips import _face_sprites
+
+    width = size[0]
     people = []
-    for i, (face, alpha) in enumerate(sprites):
+    for i, (face, alpha) in enumerate(_face_sprites(rng, 3)):
         face_px = int(rng.integers(28, 41))
         scale = face_px / face.shape[0]
         face = cv2.resize(face, (max(2, round(face.shape[1] * scale)), face_px))
@@ -91,7 +100,37 @@ def quiet_clip(dst: Path, size: tuple[int, int], fps: int, frames: int, seed: in
         start = int(rng.integers(0, 2 * fps))
         # Walk across, (person 0: stop for 4 s on the way), 1 s off screen, again.
         period = int((width + face.shape[1]) / abs(speed)) + (4 * fps if i == 0 else 0) + fps
-        people.append((face, alpha, speed, start, period, int(height * (0.2 + 0.2 * i))))
+        y = int(size[1] * (0.2 + 0.2 * i))
+        people.append(_Walker(face, alpha, speed, start, period, y, i == 0))
+    return people
+
+
+def _walker_x(person: _Walker, index: int, size: tuple[int, int], fps: int) -> int | None:
+    """Left edge of ``person``'s face on frame ``index``; None when not in the picture."""
+    width, height = size
+    if index < person.start:
+        return None
+    t = (index - person.start) % person.period
+    if person.stops:
+        t = t if t < width // 3 else max(width // 3, t - 4 * fps)
+    speed = person.speed_px
+    x = int(t * speed) if speed > 0 else int(width + t * speed)
+    h, w = person.face.shape[:2]
+    if not 0 <= x <= width - w or person.y + 4 * h > height:
+        return None
+    return x
+
+
+def quiet_clip(dst: Path, size: tuple[int, int], fps: int, frames: int, seed: int = 0) -> Path:
+    """A static camera: a still scene with sensor noise; people (a face of 28-40 px over a
+    body) walk across, 1-3 px per frame, again and again, and one stops for 4 s on the way
+    each time. :func:`quiet_faces` says where the faces are drawn."""
+    from benchmarks.clips import _scene
+
+    rng = np.random.default_rng(seed)
+    width, height = size
+    scene = _scene(width, height, rng)
+    people = _walkers(size, fps, rng)
     colours = [(60, 60, 140), (120, 90, 40), (50, 110, 60)]
     with av.open(str(dst), mode="w") as writer:
         stream = writer.add_stream("libx264", rate=fps)
@@ -99,21 +138,17 @@ def quiet_clip(dst: Path, size: tuple[int, int], fps: int, frames: int, seed: in
         stream.options = {"crf": "20", "preset": "ultrafast"}
         for index in range(frames):
             image = scene.copy()
-            for i, (face, alpha, speed, start, period, y) in enumerate(people):
-                if index < start:
+            for i, person in enumerate(people):
+                x = _walker_x(person, index, size, fps)
+                if x is None:
                     continue
-                t = (index - start) % period
-                if i == 0:  # walks to the middle, stands still for 4 s, walks on
-                    t = t if t < width // 3 else max(width // 3, t - 4 * fps)
-                x = int(t * speed) if speed > 0 else int(width + t * speed)
-                h, w = face.shape[:2]
-                if not 0 <= x <= width - w or y + 4 * h > height:
-                    continue
+                h, w = person.face.shape[:2]
+                y = person.y
                 cv2.rectangle(
                     image, (x - w // 2, y + h), (x + w + w // 2, y + 4 * h), colours[i], -1
                 )
                 region = image[y : y + h, x : x + w]
-                region += (face.astype(np.float32) - region) * alpha
+                region += (person.face.astype(np.float32) - region) * person.alpha
             image = image + rng.normal(0, 2.5, image.shape[:2])[:, :, None]
             frame = av.VideoFrame.from_ndarray(np.clip(image, 0, 255).astype(np.uint8), "bgr24")
             frame.pts, frame.time_base = index, Fraction(1, fps)
@@ -124,6 +159,26 @@ def quiet_clip(dst: Path, size: tuple[int, int], fps: int, frames: int, seed: in
     return dst
 
 
+def quiet_faces(size: tuple[int, int], fps: int, frames: int, seed: int = 0) -> list[np.ndarray]:
+    """Per frame of :func:`quiet_clip` (same arguments), the xyxy boxes of the face sprites
+    drawn: the truth a carried box is checked against (is a face still there?)."""
+    from benchmarks.clips import _scene
+
+    rng = np.random.default_rng(seed)
+    _scene(size[0], size[1], rng)  # the same random draws as quiet_clip, in its order
+    people = _walkers(size, fps, rng)
+    out = []
+    for index in range(frames):
+        boxes = []
+        for person in people:
+            x = _walker_x(person, index, size, fps)
+            if x is not None:
+                h, w = person.face.shape[:2]
+                boxes.append([x, person.y, x + w, person.y + h])
+        out.append(np.array(boxes, float).reshape(-1, 4))
+    return out
+
+
 @dataclass
 class _Lane:
     """One way of detecting the clip: its stages, what they output per frame, its time."""
@@ -132,11 +187,13 @@ class _Lane:
     tracker: FaceTracker | None
     every_n: int
     boxes: list[np.ndarray] = field(default_factory=list)
+    detected: list[bool] = field(default_factory=list)
     busy_s: float = 0.0
 
     def step(self, index: int, image: np.ndarray) -> None:
         packet = FramePacket(index, index, Fraction(1, 30), image, 0.0)
-        if index % self.every_n == 0:
+        self.detected.append(index % self.every_n == 0)
+        if self.detected[-1]:
             t0 = time.perf_counter()
             self.detector.process([packet])
             self.busy_s += time.perf_counter() - t0
@@ -150,27 +207,76 @@ class _Lane:
             self.tracker.close()
 
 
-def _score(truth: list[np.ndarray], got: list[np.ndarray]) -> dict[str, float | None]:
-    found = total = small_found = small_total = 0
-    for ref, mine in zip(truth, got, strict=True):
-        if len(mine):
-            hit = iou_matrix(ref, mine).max(axis=1) >= RECALL_IOU
-        else:
-            hit = np.zeros(len(ref), bool)
-        small = (ref[:, 3] - ref[:, 1]) <= 34
+def _score(truth: list[np.ndarray], got: list[np.ndarray], detected: list[bool]) -> dict[str, Any]:
+    """Recall against ``truth`` (overall and for faces <= 34 px, with where the small ones
+    were missed: on a detection frame or a frame between), and precision: the share of
+    output boxes that match a ``truth`` box, on every frame and on the frames between
+    detections (the boxes the tracker carried)."""
+    found = total = 0
+    small = dict.fromkeys(("found", "total", "missed_detection_frames", "missed_between"), 0)
+    out = dict.fromkeys(("boxes", "unmatched", "carried", "carried_unmatched"), 0)
+    for ref, mine, on_detection in zip(truth, got, detected, strict=True):
+        iou = iou_matrix(ref, mine) if len(ref) and len(mine) else np.zeros((len(ref), len(mine)))
+        hit = iou.max(axis=1) >= RECALL_IOU if len(mine) else np.zeros(len(ref), bool)
+        matched = iou.max(axis=0) >= RECALL_IOU if len(ref) else np.zeros(len(mine), bool)
+        is_small = (ref[:, 3] - ref[:, 1]) <= 34
         found, total = found + int(hit.sum()), total + len(ref)
-        small_found += int(hit[small].sum())
-        small_total += int(small.sum())
+        small["found"] += int(hit[is_small].sum())
+        small["total"] += int(is_small.sum())
+        missed = int((is_small & ~hit).sum())
+        small["missed_detection_frames" if on_detection else "missed_between"] += missed
+        out["boxes"] += len(mine)
+        out["unmatched"] += int((~matched).sum())
+        if not on_detection:
+            out["carried"] += len(mine)
+            out["carried_unmatched"] += int((~matched).sum())
     return {
         "recall": found / total if total else None,
-        "recall_faces_le_34px": small_found / small_total if small_total else None,
+        "recall_faces_le_34px": small["found"] / small["total"] if small["total"] else None,
+        "faces_le_34px": small,
+        "precision": 1 - out["unmatched"] / out["boxes"] if out["boxes"] else None,
+        "carried_precision": 1 - out["carried_unmatched"] / out["carried"]
+        if out["carried"]
+        else None,
+        "output_boxes": out,
     }
 
 
-def recall(clip: Path, config: Config, limit: int) -> dict[str, Any]:
+def _drawn_score(
+    drawn: list[np.ndarray], got: list[np.ndarray], detected: list[bool]
+) -> dict[str, float | None]:
+    """Against the faces a synthetic clip drew (boxes larger than a detector's: a box
+    counts when its centre lies on a drawn face): the share of drawn faces output, of
+    output boxes on a face, and of boxes carried between detections on a face (a box
+    carried after its person left lies on none)."""
+    found = total = on_face = boxes = carried_on_face = carried = 0
+    for faces, mine, on_detection in zip(drawn, got, detected, strict=True):
+        centres = (mine[:, :2] + mine[:, 2:]) / 2
+        inside = (
+            (centres[:, None, 0] >= faces[None, :, 0])
+            & (centres[:, None, 0] <= faces[None, :, 2])
+            & (centres[:, None, 1] >= faces[None, :, 1])
+            & (centres[:, None, 1] <= faces[None, :, 3])
+        )
+        found, total = found + int(inside.any(axis=0).sum()), total + len(faces)
+        hits = int(inside.any(axis=1).sum())
+        on_face, boxes = on_face + hits, boxes + len(mine)
+        if not on_detection:
+            carried_on_face, carried = carried_on_face + hits, carried + len(mine)
+    return {
+        "recall": found / total if total else None,
+        "precision": on_face / boxes if boxes else None,
+        "carried_precision": carried_on_face / carried if carried else None,
+    }
+
+
+def recall(
+    clip: Path, config: Config, limit: int, drawn: list[np.ndarray] | None = None
+) -> dict[str, Any]:
     """The default detector + gate + tracker, and the same without the gate, against the
     detector run on every frame at full size. The three take turns frame by frame, so
-    their ms per frame are comparable on a loaded machine."""
+    their ms per frame are comparable on a loaded machine. ``drawn``: where a synthetic
+    clip drew its faces, per frame; each lane is scored against them too."""
     frames = measure.decode_frames(clip, limit)
     detect = config.detect
     plans = {
@@ -196,13 +302,18 @@ def recall(clip: Path, config: Config, limit: int) -> dict[str, Any]:
     truth = lanes["exhaustive"].boxes
     rows = {
         name: {
-            **_score(truth, lane.boxes),
+            **_score(truth, lane.boxes, lane.detected),
             "detect_ms_per_frame": 1000 * lane.busy_s / len(frames),
             "passes": dict(lane.detector.passes),
         }
         for name, lane in lanes.items()
         if name != "exhaustive"
     }
+    if drawn is not None:
+        for name, lane in lanes.items():
+            rows.setdefault(name, {})["vs_drawn"] = _drawn_score(
+                drawn[: len(frames)], lane.boxes, lane.detected
+            )
     heights = np.concatenate([t[:, 3] - t[:, 1] for t in truth if len(t)] or [np.zeros(0)])
     return {
         "frames": len(frames),
@@ -282,6 +393,7 @@ def run(
     config = config or config_from_dict({})
     seconds = 12 if quick else 60
     clips: dict[str, Path] = {}
+    quiet_sizes: dict[str, tuple[int, int]] = {}  # the clips whose faces we drew
     if clip is not None:
         clips[clip.stem] = clip
     else:
@@ -293,6 +405,7 @@ def run(
             clips[f"quiet-{name}"] = quiet_clip(
                 work / f"quiet-{name}.mp4", SIZES[name], 30, 30 * seconds
             )
+            quiet_sizes[f"quiet-{name}"] = SIZES[name]
     results: dict[str, Any] = {"clips": {}}
     for name, path in clips.items():
         row: dict[str, Any] = {"clip": measure_probe(path)}
@@ -310,7 +423,10 @@ def run(
         live["dropped_pct"] = 100 * live["dropped"] / max(1, offered)
         row["live"] = live
         log(f"realtime {name}: recall vs exhaustive detection")
-        row["recall"] = recall(path, config, 30 * min(seconds, 12))
+        limit = 30 * min(seconds, 12)
+        size = quiet_sizes.get(name)
+        drawn = None if size is None else quiet_faces(size, 30, limit)
+        row["recall"] = recall(path, config, limit, drawn)
         results["clips"][name] = row
     first = next(iter(clips.values()))
     log("realtime: detector backends")
@@ -344,9 +460,27 @@ def lines(results: dict[str, Any]) -> list[str]:
         out.append(
             f"  recall vs exhaustive ({rec['exhaustive_faces']} faces in {rec['frames']} "
             f"frames, {_px(rec['exhaustive_face_px'])}): default {_pct(default['recall'])} "
-            f"(faces <= 34 px {_pct(default['recall_faces_le_34px'])}); motion gate off "
-            f"{_pct(no_gate['recall'])}"
+            f"(faces <= 34 px {_pct(default['recall_faces_le_34px'])}: {_small(default)}); "
+            f"motion gate off {_pct(no_gate['recall'])} (faces <= 34 px "
+            f"{_pct(no_gate['recall_faces_le_34px'])})"
         )
+        out.append(
+            f"  precision vs exhaustive: default {_pct(default['precision'])} of "
+            f"{default['output_boxes']['boxes']} boxes output, carried between detections "
+            f"{_pct(default['carried_precision'])} of {default['output_boxes']['carried']}"
+        )
+        if "vs_drawn" in default:
+            shown = "; ".join(
+                f"{lane} {_pct(rec[lane]['vs_drawn']['recall'])} found, "
+                f"{_pct(rec[lane]['vs_drawn']['precision'])} of boxes on a face"
+                + (
+                    ""
+                    if lane == "exhaustive"
+                    else f" ({_pct(rec[lane]['vs_drawn']['carried_precision'])} of carried)"
+                )
+                for lane in ("default", "no_gate", "exhaustive")
+            )
+            out.append(f"  vs the faces drawn: {shown}")
         gain = no_gate["detect_ms_per_frame"] / max(default["detect_ms_per_frame"], 1e-9)
         passes = " ".join(f"{k}:{v}" for k, v in default["passes"].items())
         out.append(
@@ -372,6 +506,14 @@ def lines(results: dict[str, Any]) -> list[str]:
         f"torch imported: {start.get('torch')}, ultralytics imported: {start.get('ultralytics')}"
     )
     return out
+
+
+def _small(lane: dict[str, Any]) -> str:
+    small = lane["faces_le_34px"]
+    return (
+        f"{small['found']} of {small['total']}, missed {small['missed_detection_frames']} on "
+        f"detection frames, {small['missed_between']} between"
+    )
 
 
 def _pct(value: float | None) -> str:

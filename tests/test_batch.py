@@ -73,7 +73,7 @@ def test_batch_matches_single_process_resumes_and_reports_bad_input(clips, tmp_p
     assert again["totals"]["frames"] == 48
 
 
-def crash_once(spec: str, config_data: dict, output: str) -> dict:
+def crash_once(spec: str, config_data: dict, output: str, worker=None) -> dict:
     """On the first attempt its worker process dies mid-run (5 frames written), as a node
     loss or an OOM kill would do it; the retry runs normally."""
     from streamproc.core.config import config_from_dict
@@ -87,7 +87,7 @@ def crash_once(spec: str, config_data: dict, output: str) -> dict:
         while job.stats.frames_out < 5 and job.pipeline.alive():
             time.sleep(0.01)
         os._exit(1)
-    return batch.run_job(spec, config_data, output)
+    return batch.run_job(spec, config_data, output, worker)
 
 
 def test_killed_worker_is_retried_and_the_batch_completes(clips, tmp_path):
@@ -107,6 +107,30 @@ def test_killed_worker_is_retried_and_the_batch_completes(clips, tmp_path):
     (failed,) = batch.run_batch([str(clips[2])], config, options, task=crash_once)
     assert failed.status == "failed" and failed.error  # reported, never dropped
     assert batch.exit_code([failed]) == 1
+
+
+def count_loads(spec: str, config_data: dict, output: str, worker=None) -> dict:
+    """The batch task, then writes how many models its worker has loaded so far (and its
+    pid) next to the output."""
+    value = batch.run_job(spec, config_data, output, worker)
+    Path(f"{output}.loads").write_text(f"{os.getpid()} {worker.loads()}")
+    return value
+
+
+def test_one_worker_loads_the_models_once_for_all_its_files(clips, tmp_path):
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    config = load_config(None, FAST)
+    options = batch.BatchOptions(out_dir=tmp_path, workers=1)
+    results = batch.run_batch(map(str, clips[:3]), config, options, task=count_loads)
+    assert [r.status for r in results] == ["finished"] * 3
+    loads = [Path(f"{r.output}.loads").read_text().split() for r in results]
+    assert len({pid for pid, _ in loads}) == 1  # one worker process ran all three
+    # Detector + generator loaded for the first file; the next two loaded nothing.
+    assert [int(n) for _, n in loads] == [2, 2, 2]
+    for clip, result in zip(clips[:3], results, strict=True):  # as with fresh models
+        assert result.frame_sha256 == _single_process(clip, FAST, tmp_path)
 
 
 def _write_gop_clip(path: Path, n_frames: int, gop: int, fps: int = 12) -> None:
@@ -186,11 +210,11 @@ def test_segments_join_without_reencode_to_the_unsplit_frames(tmp_path):
     assert not (tmp_path / "plain" / ".segments").exists()
 
 
-def hang_on_cam0(spec: str, config_data: dict, output: str) -> dict:
+def hang_on_cam0(spec: str, config_data: dict, output: str, worker=None) -> dict:
     """A task that never returns for cam0 (a stuck read from network storage)."""
     if "cam0" in Path(spec).name:
         time.sleep(600)
-    return batch.run_job(spec, config_data, output)
+    return batch.run_job(spec, config_data, output, worker)
 
 
 def test_task_past_its_timeout_is_cancelled_and_reported(clips, tmp_path):

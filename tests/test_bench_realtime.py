@@ -32,3 +32,33 @@ def test_realtime_section_reports_every_figure(tmp_path, capsys) -> None:
     assert startup["torch"] is False and startup["ultralytics"] is False
     printed = capsys.readouterr().out
     assert "e2e" in printed and "recall vs exhaustive" in printed and "start-up" in printed
+
+
+def test_score_counts_small_misses_where_they_happen_and_carried_boxes_that_match_nothing():
+    import numpy as np
+
+    from benchmarks.realtime import _score
+
+    small, large = [10, 10, 30, 40], [100, 100, 160, 180]  # 30 px and 80 px tall
+    truth = [np.array([small, large], float)] * 3 + [np.zeros((0, 4))]
+    got = [
+        np.array([small, large], float),  # detection frame: both found
+        np.array([large], float),  # between: the small face missed
+        np.array([large], float),  # detection frame: the small face missed
+        np.array([large], float),  # between: a carried box where nothing is any more
+    ]
+    score = _score(truth, got, [True, False, True, False])
+    assert score["recall"] == 4 / 6 and score["recall_faces_le_34px"] == 1 / 3
+    assert score["faces_le_34px"] == {
+        "found": 1,
+        "total": 3,
+        "missed_detection_frames": 1,
+        "missed_between": 1,
+    }
+    assert score["output_boxes"] == {
+        "boxes": 5,
+        "unmatched": 1,
+        "carried": 2,
+        "carried_unmatched": 1,
+    }
+    assert score["precision"] == 4 / 5 and score["carried_precision"] == 1 / 2

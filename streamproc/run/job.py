@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from streamproc.audit.manifest import ManifestRecorder, manifest_path, models_info, run_header
@@ -41,6 +41,9 @@ from streamproc.vision.enhance.stage import EnhanceStage
 from streamproc.vision.fuse import FaceFusion
 from streamproc.vision.track import FaceTracker
 from streamproc.web.preview import Preview
+
+if TYPE_CHECKING:
+    from streamproc.run.models import ModelCache
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +122,7 @@ class Job:
         skip_unopenable: bool = False,
         folder: bool | None = None,
         names: Sequence[str] | None = None,
+        model_cache: ModelCache | None = None,
     ) -> None:
         """``sources``: already open (e.g. wrapped) sources for ``specs``; ``overwrite``:
         False refuses an output that exists (the CLI's default, ffmpeg's convention, so a
@@ -128,12 +132,14 @@ class Job:
         camera that does not answer yet is waited for, any other input that cannot be
         opened is reported (in ``pipeline.unopened``) while the others run; ``names``: each
         input's camera name (default ``camN``), its path under ``output.rtsp_push`` with
-        several inputs."""
+        several inputs; ``model_cache``: take the detector and generator from it (loading
+        them there once) instead of loading them here."""
         if isinstance(specs, str):  # a str is a sequence too: of one-letter inputs
             raise TypeError("Job takes a list of inputs, not one string")
         self.config = config
         self.folder = len(specs) > 1 if folder is None else folder
         self.overwrite = overwrite
+        self.model_cache = model_cache
         self.whole = config.detect.whole_image
         self.names = list(names) if names is not None else [f"cam{i}" for i in range(len(specs))]
         opened: list[tuple[str, Source, Recording]] = []
@@ -253,10 +259,15 @@ class Job:
             detector: Stage = WholeImageFaces(cfg.enhance.max_face_px)
             enhance_cfg = dataclasses.replace(cfg.enhance, crop_margin=0.0)
         else:
-            detector = FaceDetector(dataclasses.replace(cfg.detect, every_n_frames=1))
+            detect_cfg = dataclasses.replace(cfg.detect, every_n_frames=1)
+            cache = self.model_cache
+            detector = FaceDetector(detect_cfg, cache.detector(detect_cfg) if cache else None)
             enhance_cfg = cfg.enhance
         try:
-            self.enhancer = EnhanceStage(enhance_cfg)
+            cache = self.model_cache
+            self.enhancer = EnhanceStage(
+                enhance_cfg, cache.generator(enhance_cfg) if cache else None
+            )
         except BaseException:
             detector.close()
             raise

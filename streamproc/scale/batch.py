@@ -1,7 +1,8 @@
 """``streamproc batch``: a footage archive through the same pipeline, one Ray task per file.
 
-Each input runs ``streamproc.run.job.Job`` inside a Ray task, so a laptop (a local Ray
-cluster started here) and a real cluster (``--ray-address``) share one code path. The
+Each input runs ``streamproc.run.job.Job`` as a task of a Ray actor (one per worker, which
+keeps the loaded models for its next file), so a laptop (a local Ray cluster started
+here) and a real cluster (``--ray-address``) share one code path. The
 driver only schedules and collects: outputs and manifests are written by the tasks into
 OUTDIR (which must be shared storage on a multi-host cluster), the summary by the driver.
 
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 FINISHED, SKIPPED, FAILED, INTERRUPTED = "finished", "skipped", "failed", "interrupted"
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 STOP_GRACE_S = 30.0  # how long a stopped batch waits for running tasks to close their files
+_CRASHED = "crashed"  # a task's value: its worker died or it raised (retried by the driver)
 
 
 @dataclass(frozen=True)
@@ -120,30 +122,65 @@ def result_from_manifest(spec: str, output: Path, doc: dict, status: str) -> Fil
     )
 
 
-def run_job(spec: str, config_data: dict, output: str) -> dict:
+def run_job(spec: str, config_data: dict, output: str, worker: BatchWorker | None = None) -> dict:
     """The Ray task body: one input through one ``Job``. Returns the stats summary.
 
-    Bad input comes back as a result (not retried); anything else raises, so Ray retries.
+    ``worker``: the actor running it, whose loaded models the job borrows and whose
+    cancellation flag it watches (None: a plain call, models loaded for this job alone).
+    Bad input comes back as a result (not retried); anything else raises: the driver
+    retries the file on a fresh worker.
     """
     worker_env()
     from streamproc.run.job import Job
 
     try:
-        job = Job([spec], config_from_dict(config_data), Path(output))
+        model_cache = None if worker is None else worker.models
+        job = Job([spec], config_from_dict(config_data), Path(output), model_cache=model_cache)
         job.start()
         try:
-            # Short joins: Ray's cancel lands as an exception between bytecodes, which a
-            # join without a timeout would hold off until the whole file is done.
+            # Short joins: a stop (Ray's cancel: an exception between bytecodes in a task,
+            # a flag in an actor) is seen within 0.2 s, not when the whole file is done.
             while job.pipeline.alive():
                 job.pipeline.join(timeout_s=0.2)
+                if worker is not None and worker.cancelled():
+                    raise KeyboardInterrupt
         except KeyboardInterrupt:  # the driver was stopped and cancelled this task
             job.pipeline.request_stop()
             job.finish(INTERRUPTED)  # a playable file and a manifest that says so
-            raise
+            if worker is None:
+                raise
+            return {"error": "stopped before the end", "bad_input": False}
         (summary,) = job.finish(FINISHED)
     except StreamprocError as err:
         return {"error": " ".join(str(err).split()), "bad_input": True}
     return {"summary": summary}
+
+
+Task = Callable[[str, dict, str, "BatchWorker | None"], dict]
+
+
+class BatchWorker:
+    """A Ray actor: one worker process that runs batch tasks one at a time and keeps the
+    models they loaded (:class:`~streamproc.run.models.ModelCache`) for the next, which
+    a plain Ray task paid again for every file (~1 s each on 2 cores)."""
+
+    def __init__(self, task: Task) -> None:
+        from streamproc.run.models import ModelCache
+
+        self.task = task
+        self.models = ModelCache()
+
+    def run(self, spec: str, config_data: dict, output: str) -> dict:
+        return self.task(spec, config_data, output, self)
+
+    def cancelled(self) -> bool:
+        import ray
+
+        return ray.get_runtime_context().is_canceled()
+
+    def loads(self) -> int:
+        """Models this worker has loaded so far (a second file with the same config: 0 more)."""
+        return self.models.loads
 
 
 def _init_ray(options: BatchOptions, config: Config) -> Any:
@@ -159,7 +196,7 @@ def run_batch(
     specs: Iterable[str],
     config: Config,
     options: BatchOptions,
-    task: Callable[[str, dict, str], dict] = run_job,
+    task: Task = run_job,
     on_result: Callable[[FileResult], None] | None = None,
     stop: threading.Event | None = None,
 ) -> list[FileResult]:
@@ -195,16 +232,52 @@ def run_batch(
     return [results[spec] for spec in specs]
 
 
+class _Workers:
+    """The batch's actors: ``workers`` of them, each idle or running one unit. A worker
+    whose task failed (its process crashed, or an unexpected error) or ran past
+    ``task_timeout_s`` is killed and replaced by a fresh one: the driver retries the
+    unit (:func:`_schedule`), never Ray, which spent the retries of a task while its actor
+    was still restarting."""
+
+    def __init__(self, ray, task: Task, options: BatchOptions, count: int) -> None:
+        self._actor = ray.remote(BatchWorker).options(
+            num_cpus=1, num_gpus=options.gpus_per_worker, max_restarts=0
+        )
+        self._ray, self._task = ray, task
+        self.idle = [self._actor.remote(task) for _ in range(count)]
+        self.busy: dict[Any, Any] = {}  # ref -> actor
+
+    def submit(self, *args: Any) -> Any:
+        actor = self.idle.pop()
+        ref = actor.run.remote(*args)
+        self.busy[ref] = actor
+        return ref
+
+    def done(self, ref: Any) -> None:
+        self.idle.append(self.busy.pop(ref))
+
+    def replace(self, ref: Any) -> None:
+        """Kill the worker that ran ``ref`` (if still alive) and start a fresh one."""
+        self._ray.kill(self.busy.pop(ref), no_restart=True)
+        self.idle.append(self._actor.remote(self._task))
+
+
+def _worker_count(ray, options: BatchOptions) -> int:
+    """``--workers``, else as many workers as the cluster has slots for (one CPU each, and
+    ``gpus_per_worker``): an actor per file would load the models once per file again."""
+    if options.workers:
+        return options.workers
+    resources = ray.cluster_resources()
+    slots = int(resources.get("CPU", 1))
+    if options.gpus_per_worker > 0:
+        slots = min(slots, int(resources.get("GPU", 0) / options.gpus_per_worker))
+    return max(1, slots)
+
+
 def _schedule(ray, todo, config, options, task, stop: threading.Event) -> Iterable[FileResult]:
-    """Submit tasks (at most ``workers`` in flight) and yield results as they finish."""
+    """Submit units to the workers (one each at a time) and yield results as they finish."""
     from streamproc.scale import segments as batch_segments
 
-    remote = ray.remote(task).options(
-        num_cpus=1,
-        num_gpus=options.gpus_per_worker,
-        max_retries=options.max_retries,
-        retry_exceptions=True,
-    )
     config_data = config_to_dict(config)
     # A unit is a whole file, or one segment of a long file; segments are joined at the end.
     units: list[tuple[str, str, str]] = []  # (spec, unit_input, unit_output)
@@ -224,22 +297,30 @@ def _schedule(ray, todo, config, options, task, stop: threading.Event) -> Iterab
                 continue
         units.append((spec, portable_path(spec), str(output)))
     yield from failed.values()
-    limit = options.workers or len(units) or 1
+    if not units:
+        return
+    workers = _Workers(ray, task, options, min(_worker_count(ray, options), len(units)))
     pending: dict[Any, tuple[str, str, str]] = {}
     unit_results: dict[str, list[dict]] = {}
     queue = list(units)
     started: dict[Any, float] = {}
+    retried: dict[tuple[str, str, str], int] = {}
     timeout_s = options.task_timeout_s
     while queue or pending:
         if stop.is_set():
             yield from _interrupt(ray, pending, queue, todo)
             return
-        while queue and len(pending) < limit:
+        while queue and workers.idle:
             unit = queue.pop(0)
-            ref = remote.remote(unit[1], config_data, unit[2])
+            ref = workers.submit(unit[1], config_data, unit[2])
             pending[ref], started[ref] = unit, time.monotonic()
-        for ref, value in _next_results(ray, pending, started, timeout_s):
-            spec, _, unit_out = pending.pop(ref)
+        for ref, value in _next_results(ray, pending, started, timeout_s, workers):
+            unit = pending.pop(ref)
+            if value.get(_CRASHED) and retried.get(unit, 0) < options.max_retries:
+                retried[unit] = retried.get(unit, 0) + 1
+                queue.insert(0, unit)  # on a fresh worker
+                continue
+            spec, _, unit_out = unit
             if spec not in plans:
                 yield _from_value(spec, Path(unit_out), value)
                 continue
@@ -260,22 +341,26 @@ def _interrupt(ray, pending: dict, queue: list, todo: list) -> Iterable[FileResu
         yield FileResult(spec, str(outputs[spec]), INTERRUPTED, error="stopped before the end")
 
 
-def _next_results(ray, pending: dict, started: dict, timeout_s: float) -> list[tuple[Any, dict]]:
-    """The next finished task, or the tasks that ran past ``timeout_s`` (cancelled).
-
-    Waits at most a second, so a stop request is seen promptly; ``[]`` if nothing is done.
-    """
+def _next_results(
+    ray, pending: dict, started: dict, timeout_s: float, workers: _Workers
+) -> list[tuple[Any, dict]]:
+    """The next finished task, or the tasks that ran past ``timeout_s`` (their workers
+    killed). Waits at most a second, so a stop request is seen promptly; ``[]`` if
+    nothing is done."""
     ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
     if ready:
         try:
             value = ray.get(ready[0])
         except Exception as err:  # noqa: BLE001 - Ray wraps task and worker errors
-            value = {"error": f"{type(err).__name__}: {first_line(err)}", "bad_input": False}
+            error = f"{type(err).__name__}: {first_line(err)}"
+            workers.replace(ready[0])
+            return [(ready[0], {"error": error, "bad_input": False, _CRASHED: True})]
+        workers.done(ready[0])
         return [(ready[0], value)]
     now, expired = time.monotonic(), []
     for ref in pending:
         if timeout_s > 0 and now - started[ref] > timeout_s:
-            ray.cancel(ref, force=True)
+            workers.replace(ref)
             error = f"timed out after {timeout_s:g} s (--task-timeout-s); cancelled"
             expired.append((ref, {"error": error, "bad_input": False}))
     return expired

@@ -253,6 +253,38 @@ def open_engine(model_path: Path, config: DetectConfig) -> Engine:
     return OnnxEngine(model_path, config)
 
 
+@dataclass(frozen=True)
+class DetectorModel:
+    """A loaded, warmed-up detector: the part that costs time (OpenVINO compiles the graph,
+    ~1 s on 2 cores), and holds no state of any camera."""
+
+    engine: Engine
+    path: Path
+    sha256: str
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+def load_detector(config: DetectConfig) -> DetectorModel:
+    """Open the detector ``config`` names and run it once: proves the file is a usable
+    detector before any frame is read."""
+    model_path, sha256 = resolve_detector(config)
+    try:
+        engine = open_engine(model_path, config)
+        engine.detect([np.zeros((64, 64, 3), np.uint8)], config.imgsz)
+    except ModelError as err:
+        # One message names the detector, whichever layer refused the file.
+        name = model_path.name
+        reason = str(err).removeprefix(f"cannot load ONNX model {name}: ")
+        raise ModelError(f"cannot load face detector {name}: {reason}") from None
+    except (RuntimeError, ValueError, TypeError, OSError, AttributeError, KeyError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first = first.replace("ERROR ❌️", "").strip()
+        raise ModelError(f"cannot load face detector {model_path.name}: {first}") from None
+    return DetectorModel(engine, model_path, sha256)
+
+
 class FaceDetector:
     """Runs on frames marked for detection; the tracker fills the frames in between.
 
@@ -263,22 +295,14 @@ class FaceDetector:
 
     name = "detect"
 
-    def __init__(self, config: DetectConfig) -> None:
+    def __init__(self, config: DetectConfig, model: DetectorModel | None = None) -> None:
+        """``model``: already loaded (a batch worker's, kept across its jobs; see
+        :class:`streamproc.run.models.ModelCache`), and then not closed here."""
         self.config = config
-        self.model_path, self.model_sha256 = resolve_detector(config)
-        try:
-            self._engine = open_engine(self.model_path, config)
-            # Warm up: proves the file is a usable detector before any frame is read.
-            self._engine.detect([np.zeros((64, 64, 3), np.uint8)], config.imgsz)
-        except ModelError as err:
-            # One message names the detector, whichever layer refused the file.
-            name = self.model_path.name
-            reason = str(err).removeprefix(f"cannot load ONNX model {name}: ")
-            raise ModelError(f"cannot load face detector {name}: {reason}") from None
-        except (RuntimeError, ValueError, TypeError, OSError, AttributeError, KeyError) as err:
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            first = first.replace("ERROR ❌️", "").strip()
-            raise ModelError(f"cannot load face detector {self.model_path.name}: {first}") from None
+        self._owns_model = model is None
+        model = model or load_detector(config)
+        self.model_path, self.model_sha256 = model.path, model.sha256
+        self._engine = model.engine
         self.providers = getattr(self._engine, "providers", [])
         self.backend = resolve_backend(config)
         self._frames_seen = 0
@@ -364,7 +388,7 @@ class FaceDetector:
         )
 
     def close(self) -> None:
-        if self._engine is not None:
+        if self._engine is not None and self._owns_model:
             self._engine.close()
         self._engine = None  # type: ignore[assignment]
         self._gates.clear()

@@ -52,15 +52,24 @@ def auto_steps(height_px: float, config: EnhanceConfig) -> tuple[str, ...]:
     return ("classical",)
 
 
+def uses_generator(config: EnhanceConfig) -> bool:
+    return config.mode in ("generator", "both", "auto")
+
+
 class EnhanceStage:
     name = "enhance"
 
-    def __init__(self, config: EnhanceConfig) -> None:
+    def __init__(self, config: EnhanceConfig, generator: GeneratorRunner | None = None) -> None:
+        """``generator``: already loaded for this ``config`` (a batch worker's, kept across
+        its jobs); else loaded here when the mode uses one."""
         self.config = config
         uses_classical = config.mode in ("classical", "both", "auto")
-        uses_generator = config.mode in ("generator", "both", "auto")
         self.classical = ClassicalEnhancer(config) if uses_classical else None
-        self.generator = generator_runner(config) if uses_generator else None
+        if not uses_generator(config):
+            generator = None
+        elif generator is None:
+            generator = generator_runner(config)
+        self.generator = generator
         self.faces_enhanced = 0
 
     def process(self, packets: list[FramePacket]) -> list[FramePacket]:
