@@ -275,6 +275,7 @@ def clips_study(
         outputs = {"input": read_rgb(clip)}
         outputs["fuse stage only"] = fuse_stage_only(outputs["input"], boxes)
         fused_frames: list[int] = []
+        enhancers: dict[str, dict[str, int]] = {}  # per run: faces per enhancer (manifest)
         ms: dict[str, dict[str, float]] = {}
         runs = (("fusion off", clip, False), ("fusion on", clip, True),
                 (NOISE_FREE_ENHANCED, clean_clip, False))  # fmt: skip
@@ -284,6 +285,11 @@ def clips_study(
             manifest = run_pipeline(source, out, config)
             outputs[label] = read_rgb(out)
             stages = manifest["stats"]["stages"]
+            faces_out = [f for fr in manifest["frames"] for f in fr["faces"]]
+            enhancers[label] = {}
+            for f in faces_out:
+                key = str(f.get("enhancer") or "none")
+                enhancers[label][key] = enhancers[label].get(key, 0) + 1
             ms[label] = {k: v["ms_per_frame"] for k, v in stages.items()}
             if fuse:
                 fused_frames = [f["fused_frames"] for fr in manifest["frames"] for f in fr["faces"]]
@@ -293,6 +299,7 @@ def clips_study(
         entry["fused_frames_mean"] = float(np.mean(fused_frames)) if fused_frames else 0.0
         entry["faces_tracked"] = len(fused_frames)
         entry["stage_ms_per_frame"] = ms
+        entry["enhancers"] = enhancers
         per_clip.append(entry)
         for label, temporal in entry["temporal"].items():
             seqs_all.setdefault(label, {})[name] = temporal["error"]
@@ -672,6 +679,10 @@ def _clips_md(name: str, clips: dict[str, Any]) -> list[str]:
         lines.append(f"| {size} | " + " | ".join(f"{row[m]:.2f}" for m in methods) + " |")
     gains = clip_gains(clips["per_clip"], "fusion on", "fusion off")
     mean_fused = np.mean([c["fused_frames_mean"] for c in clips["per_clip"]])
+    used: dict[str, int] = {}
+    for c in clips["per_clip"]:
+        for name, count in c.get("enhancers", {}).get("fusion on", {}).items():
+            used[name] = used.get(name, 0) + count
     on_ms = [c["stage_ms_per_frame"]["fusion on"] for c in clips["per_clip"]]
     fuse_ms, enhance_ms = (
         float(np.mean([m.get(k, 0.0) for m in on_ms])) for k in ("fuse", "enhance")
@@ -681,7 +692,8 @@ def _clips_md(name: str, clips: dict[str, Any]) -> list[str]:
         f"Fusion on - off, per clip: mean {np.mean(gains):+.2f} dB, min {min(gains):+.2f}, "
         f"max {max(gains):+.2f}, better in {sum(g > 0 for g in gains)}/{len(gains)} clips. "
         f"Mean `fused_frames` per face (manifest): {mean_fused:.2f}. "
-        f"Fuse stage {fuse_ms:.1f} ms/frame (enhance {enhance_ms:.1f}) on the shared CPU. "
+        + (f"Enhancer per face, fusion on (manifest): {used}. " if used else "")
+        + f"Fuse stage {fuse_ms:.1f} ms/frame (enhance {enhance_ms:.1f}) on the shared CPU. "
         f"{clips['elapsed_s']:.0f} s.",
         "",
     ]
