@@ -780,6 +780,38 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def comparison_table(runs: list[tuple[str, dict[str, Any]]]) -> str:
+    """One markdown table of several ``fusion.json`` results (generators, enhance modes):
+    per light, fusion off and on, the gain, the enhanced noise-free ceiling, identity and
+    flicker, off / on."""
+    lines = [
+        "| generator, enhance.mode | light | fusion off (dB) | fusion on (dB) "
+        "| on - off (dB), clips better | noise-free render, enhanced (dB) | dlib off / on "
+        "| SFace off / on | flicker off / on |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, result in runs:
+        for light, clips in result["clips"].items():
+            s = clips["summary"]
+            gains = clip_gains(clips["per_clip"], "fusion on", "fusion off")
+
+            def pair(metric: str, digits: int, s: dict[str, Any] = s) -> str:
+                return " / ".join(
+                    "-" if s[k].get(metric) is None else f"{s[k][metric]['mean']:.{digits}f}"
+                    for k in ("fusion off", "fusion on")
+                )
+
+            ceiling = s.get(NOISE_FREE_ENHANCED, {}).get("psnr")
+            ceiling_db = "-" if ceiling is None else f"{ceiling['mean']:.2f}"
+            lines.append(
+                f"| {label} | {light} | {pair('psnr', 2).replace(' / ', ' | ')} "
+                f"| {np.mean(gains):+.2f}, {sum(g > 0 for g in gains)}/{len(gains)} "
+                f"| {ceiling_db} "
+                f"| {pair('identity', 3)} | {pair('sface', 3)} | {pair('flicker', 2)} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
 def readme_figure(grid_png: Path, out_png: Path, rows: int = 6) -> None:
     """The first ``rows`` faces of a fusion grid (header kept): the README's picture."""
     grid = cv2.imread(str(grid_png))
@@ -893,6 +925,7 @@ if __name__ == "__main__":
     # python -m benchmarks.eval_fusion figure GRID.png OUT.png [ROWS]
     # python -m benchmarks.eval_fusion sr FACES_DIR LIMIT OUT.json
     # python -m benchmarks.eval_fusion noise FACES_DIR LIMIT OUT.json
+    # python -m benchmarks.eval_fusion table LABEL=fusion.json ...   (LABEL: no "=")
     if sys.argv[1] == "figure":
         readme_figure(Path(sys.argv[2]), Path(sys.argv[3]), *(int(a) for a in sys.argv[4:5]))
     elif sys.argv[1] == "sr":
@@ -903,6 +936,9 @@ if __name__ == "__main__":
         found = sr_study([(p.stem, load_rgb(p, 128)) for _, p in picked], seed=0)
         Path(sys.argv[4]).write_text(json.dumps({"command": sys.argv, **found}, indent=1) + "\n")
         print(json.dumps(found, indent=1))
+    elif sys.argv[1] == "table":
+        pairs = [arg.split("=", 1) for arg in sys.argv[2:]]
+        print(comparison_table([(k, json.loads(Path(v).read_text())) for k, v in pairs]), end="")
     elif sys.argv[1] == "noise":
         from benchmarks.evaluate import select_faces
         from train.data import load_rgb

@@ -270,3 +270,7 @@ def test_eval_fusion_runs_and_fusion_cleans_the_noisy_clips(tmp_path, tiny_gener
     assert "## Registration" in text
     assert "* noise-free render - fusion off: mean" in text
     assert "Enhancer per face, fusion on (manifest):" in text
+    from benchmarks.eval_fusion import comparison_table
+
+    table = comparison_table([("tiny", result)])
+    assert table.count("| tiny |") == 2 and "| very low light |" in table
