@@ -54,6 +54,11 @@ LOW_LIGHT = dict(exposure=0.3, photons=200.0, read=0.01, agc=0.75, gamma=1.1)
 LIGHTS = {"low light": LOW_LIGHT, "very low light": {**LOW_LIGHT, "photons": 60.0, "read": 0.02}}
 THRESHOLDS = (0.6, 0.7, 0.8, 0.85, 0.9, 0.95)  # fuse.min_correlation candidates
 CLIP_CRF = 28  # the camera's own H.264 (the pipeline then re-encodes at output.crf)
+# The noise-free render goes to the pipeline losslessly (libx264 crf 0, yuv420p): what the
+# enhancer would be given by a perfect denoiser, camera codec error included in "noise".
+NOISE_FREE_CRF = 0
+NOISE_FREE = "noise-free render"
+NOISE_FREE_ENHANCED = "noise-free render, enhanced"
 MOTION_BLUR_PX = 2.5  # along the drift, at frame resolution
 DRIFT_PX = (0.7, 0.3)  # per frame, plus a slow sway
 FACE_SIZES_PX = (24, 28, 32)
@@ -254,13 +259,9 @@ def clips_study(
     """Each face as a moving low-light clip, run with fusion off and on; scored."""
     per_clip = []
     seqs_all: dict[str, dict[str, float]] = {}
-    grid: dict[str, list[np.ndarray]] = {
-        "input": [],
-        "fuse stage only": [],
-        "fusion off": [],
-        "fusion on": [],
-        "clean": [],
-    }
+    methods = ("input", "fuse stage only", "fusion off", "fusion on", NOISE_FREE,
+               NOISE_FREE_ENHANCED)  # fmt: skip
+    grid: dict[str, list[np.ndarray]] = {label: [] for label in (*methods, "clean")}
     for index, (name, face) in enumerate(faces):
         rng = np.random.default_rng([seed, index])
         face_px = FACE_SIZES_PX[index % len(FACE_SIZES_PX)]
@@ -269,23 +270,36 @@ def clips_study(
         clip = work / f"clip{index:02d}.mp4"
         write_h264(clip, degrade_frames(clean_f, rng, light), CLIP_CRF)
         noise_free = degrade_frames(clean_f, None, light)
+        clean_clip = work / f"clip{index:02d}.noise_free.mp4"
+        write_h264(clean_clip, noise_free, NOISE_FREE_CRF)
         outputs = {"input": read_rgb(clip)}
         outputs["fuse stage only"] = fuse_stage_only(outputs["input"], boxes)
         fused_frames: list[int] = []
+        enhancers: dict[str, dict[str, int]] = {}  # per run: faces per enhancer (manifest)
         ms: dict[str, dict[str, float]] = {}
-        for label, fuse in (("fusion off", False), ("fusion on", True)):
-            out = work / f"clip{index:02d}.{'on' if fuse else 'off'}.mp4"
+        runs = (("fusion off", clip, False), ("fusion on", clip, True),
+                (NOISE_FREE_ENHANCED, clean_clip, False))  # fmt: skip
+        for label, source, fuse in runs:
+            out = work / f"{source.stem}.{'on' if fuse else 'off'}.mp4"
             config = pipeline_config(fuse, providers, generator, mode)
-            manifest = run_pipeline(clip, out, config)
+            manifest = run_pipeline(source, out, config)
             outputs[label] = read_rgb(out)
             stages = manifest["stats"]["stages"]
+            faces_out = [f for fr in manifest["frames"] for f in fr["faces"]]
+            enhancers[label] = {}
+            for f in faces_out:
+                key = str(f.get("enhancer") or "none")
+                enhancers[label][key] = enhancers[label].get(key, 0) + 1
             ms[label] = {k: v["ms_per_frame"] for k, v in stages.items()}
             if fuse:
                 fused_frames = [f["fused_frames"] for fr in manifest["frames"] for f in fr["faces"]]
+        outputs[NOISE_FREE] = noise_free
+        outputs = {label: outputs[label] for label in methods}  # the table's row order
         entry = score_clip(name, face, face_px, clean, boxes, outputs, metrics, noise_free)
         entry["fused_frames_mean"] = float(np.mean(fused_frames)) if fused_frames else 0.0
         entry["faces_tracked"] = len(fused_frames)
         entry["stage_ms_per_frame"] = ms
+        entry["enhancers"] = enhancers
         per_clip.append(entry)
         for label, temporal in entry["temporal"].items():
             seqs_all.setdefault(label, {})[name] = temporal["error"]
@@ -294,7 +308,6 @@ def clips_study(
             src = clean[mid] if label == "clean" else outputs[label][mid]
             grid[label].append(identity_crop(src, boxes[mid]))
         print(f"  clip {index} {name} {face_px}px: {entry['summary']}", flush=True)
-    methods = ("input", "fuse stage only", "fusion off", "fusion on")
     summary = {}
     for label in methods:
         summary[label] = {
@@ -334,9 +347,10 @@ def score_clip(
         psnrs = [face_psnr(frames[k], clean[k], boxes[k]) for k in range(n)]
         per_method[label] = {"psnr": float(np.mean(psnrs))}
         per_method[label]["psnr_steady"] = float(np.mean(psnrs[8:])) if n > 8 else psnrs[-1]
-        per_method[label]["psnr_vs_noise_free"] = float(
-            np.mean([face_psnr(frames[k], noise_free[k], boxes[k]) for k in range(n)])
-        )
+        if label != NOISE_FREE:  # itself: no error
+            per_method[label]["psnr_vs_noise_free"] = float(
+                np.mean([face_psnr(frames[k], noise_free[k], boxes[k]) for k in range(n)])
+            )
         if metrics is not None:
             crops = [identity_crop(frames[k], boxes[k]) for k in id_frames]
             per_method[label].update(metrics(crops, [face] * len(crops)))
@@ -663,11 +677,12 @@ def _clips_md(name: str, clips: dict[str, Any]) -> list[str]:
     lines.append("|---" * (len(methods) + 1) + "|")
     for size, row in clips["psnr_by_face_px"].items():
         lines.append(f"| {size} | " + " | ".join(f"{row[m]:.2f}" for m in methods) + " |")
-    gains = [
-        c["per_method"]["fusion on"]["psnr"] - c["per_method"]["fusion off"]["psnr"]
-        for c in clips["per_clip"]
-    ]
+    gains = clip_gains(clips["per_clip"], "fusion on", "fusion off")
     mean_fused = np.mean([c["fused_frames_mean"] for c in clips["per_clip"]])
+    used: dict[str, int] = {}
+    for c in clips["per_clip"]:
+        for name, count in c.get("enhancers", {}).get("fusion on", {}).items():
+            used[name] = used.get(name, 0) + count
     on_ms = [c["stage_ms_per_frame"]["fusion on"] for c in clips["per_clip"]]
     fuse_ms, enhance_ms = (
         float(np.mean([m.get(k, 0.0) for m in on_ms])) for k in ("fuse", "enhance")
@@ -677,11 +692,28 @@ def _clips_md(name: str, clips: dict[str, Any]) -> list[str]:
         f"Fusion on - off, per clip: mean {np.mean(gains):+.2f} dB, min {min(gains):+.2f}, "
         f"max {max(gains):+.2f}, better in {sum(g > 0 for g in gains)}/{len(gains)} clips. "
         f"Mean `fused_frames` per face (manifest): {mean_fused:.2f}. "
-        f"Fuse stage {fuse_ms:.1f} ms/frame (enhance {enhance_ms:.1f}) on the shared CPU. "
+        + (f"Enhancer per face, fusion on (manifest): {used}. " if used else "")
+        + f"Fuse stage {fuse_ms:.1f} ms/frame (enhance {enhance_ms:.1f}) on the shared CPU. "
         f"{clips['elapsed_s']:.0f} s.",
         "",
     ]
+    if NOISE_FREE in clips["summary"]:
+        lines += ["Ceiling (what removing all the noise could give), per clip:", ""]
+        for better, worse in ((NOISE_FREE, "input"), (NOISE_FREE, "fusion off"),
+                              (NOISE_FREE_ENHANCED, "fusion off"), ("fusion on", "fusion off"),
+                              ("fuse stage only", "input")):  # fmt: skip
+            g = clip_gains(clips["per_clip"], better, worse)
+            lines.append(
+                f"* {better} - {worse}: mean {np.mean(g):+.2f} dB, min {min(g):+.2f}, "
+                f"max {max(g):+.2f}, better in {sum(x > 0 for x in g)}/{len(g)} clips"
+            )
+        lines.append("")
     return lines
+
+
+def clip_gains(per_clip: list[dict[str, Any]], better: str, worse: str) -> list[float]:
+    """Per clip, face PSNR of ``better`` minus ``worse`` (dB)."""
+    return [c["per_method"][better]["psnr"] - c["per_method"][worse]["psnr"] for c in per_clip]
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -719,8 +751,11 @@ def markdown(result: dict[str, Any]) -> str:
         "better); flicker: mean |frame-to-frame change - the clean render's| (0-255, lower is "
         "better). Mean ± std over clips. *noise-free render*: the same blur and low-light "
         "tone curve without noise (what fusion can recover; the rest of the gap to the clean "
-        "render is blur and exposure). *fuse stage only*: the input with the fuse stage's "
-        "crops at the true boxes, no enhancer.",
+        "render is blur and exposure), scored itself: the best any denoiser, fusion included, "
+        "can reach without deblurring or undoing the tone curve. *noise-free render, "
+        "enhanced*: that render (lossless H.264) through `streamproc run`, fusion off: what "
+        "the enhancer makes of perfectly denoised input. *fuse stage only*: the input with "
+        "the fuse stage's crops at the true boxes, no enhancer.",
         "",
     ]
     for name, clips in result["clips"].items():
@@ -741,6 +776,38 @@ def markdown(result: dict[str, Any]) -> str:
             lines.append(
                 f"| {method} | {row['off']:.2f} | {row['on']:.2f} | {row['on'] - row['off']:+.2f} "
                 f"| {fl['off']:.2f} | {fl['on']:.2f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def comparison_table(runs: list[tuple[str, dict[str, Any]]]) -> str:
+    """One markdown table of several ``fusion.json`` results (generators, enhance modes):
+    per light, fusion off and on, the gain, the enhanced noise-free ceiling, identity and
+    flicker, off / on."""
+    lines = [
+        "| generator, enhance.mode | light | fusion off (dB) | fusion on (dB) "
+        "| on - off (dB), clips better | noise-free render, enhanced (dB) | dlib off / on "
+        "| SFace off / on | flicker off / on |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, result in runs:
+        for light, clips in result["clips"].items():
+            s = clips["summary"]
+            gains = clip_gains(clips["per_clip"], "fusion on", "fusion off")
+
+            def pair(metric: str, digits: int, s: dict[str, Any] = s) -> str:
+                return " / ".join(
+                    "-" if s[k].get(metric) is None else f"{s[k][metric]['mean']:.{digits}f}"
+                    for k in ("fusion off", "fusion on")
+                )
+
+            ceiling = s.get(NOISE_FREE_ENHANCED, {}).get("psnr")
+            ceiling_db = "-" if ceiling is None else f"{ceiling['mean']:.2f}"
+            lines.append(
+                f"| {label} | {light} | {pair('psnr', 2).replace(' / ', ' | ')} "
+                f"| {np.mean(gains):+.2f}, {sum(g > 0 for g in gains)}/{len(gains)} "
+                f"| {ceiling_db} "
+                f"| {pair('identity', 3)} | {pair('sface', 3)} | {pair('flicker', 2)} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -858,6 +925,7 @@ if __name__ == "__main__":
     # python -m benchmarks.eval_fusion figure GRID.png OUT.png [ROWS]
     # python -m benchmarks.eval_fusion sr FACES_DIR LIMIT OUT.json
     # python -m benchmarks.eval_fusion noise FACES_DIR LIMIT OUT.json
+    # python -m benchmarks.eval_fusion table LABEL=fusion.json ...   (LABEL: no "=")
     if sys.argv[1] == "figure":
         readme_figure(Path(sys.argv[2]), Path(sys.argv[3]), *(int(a) for a in sys.argv[4:5]))
     elif sys.argv[1] == "sr":
@@ -868,6 +936,9 @@ if __name__ == "__main__":
         found = sr_study([(p.stem, load_rgb(p, 128)) for _, p in picked], seed=0)
         Path(sys.argv[4]).write_text(json.dumps({"command": sys.argv, **found}, indent=1) + "\n")
         print(json.dumps(found, indent=1))
+    elif sys.argv[1] == "table":
+        pairs = [arg.split("=", 1) for arg in sys.argv[2:]]
+        print(comparison_table([(k, json.loads(Path(v).read_text())) for k, v in pairs]), end="")
     elif sys.argv[1] == "noise":
         from benchmarks.evaluate import select_faces
         from train.data import load_rgb

@@ -255,6 +255,22 @@ def test_eval_fusion_runs_and_fusion_cleans_the_noisy_clips(tmp_path, tiny_gener
         dark["fuse stage only"]["psnr_vs_noise_free"]["mean"]
         > dark["input"]["psnr_vs_noise_free"]["mean"]
     )
+    # The ceiling rows: the noise-free render is closer to the clean render than the input,
+    # and it was also run through the pipeline.
+    assert dark["noise-free render"]["psnr"]["mean"] > dark["input"]["psnr"]["mean"]
+    assert "psnr_vs_noise_free" not in dark["noise-free render"]
+    assert dark["noise-free render, enhanced"]["psnr"]["mean"] > 0
+    # Which enhancer auto gave each face, from the manifest (the faces are 24-32 px).
+    runs = result["clips"]["very low light"]["per_clip"][0]["enhancers"]
+    assert set(runs) == {"fusion off", "fusion on", "noise-free render, enhanced"}
+    assert sum(runs["fusion on"].values()) > 0
     reg = result["registration"]["very low light"]
     assert reg["phase+ecc"]["error_px_rms"] < reg["none"]["error_px_rms"]
-    assert "## Registration" in (out / "fusion.md").read_text()
+    text = (out / "fusion.md").read_text()
+    assert "## Registration" in text
+    assert "* noise-free render - fusion off: mean" in text
+    assert "Enhancer per face, fusion on (manifest):" in text
+    from benchmarks.eval_fusion import comparison_table
+
+    table = comparison_table([("tiny", result)])
+    assert table.count("| tiny |") == 2 and "| very low light |" in table

@@ -173,3 +173,23 @@ def test_cli_trains_and_resumes_from_the_checkpoint_alone(faces, tmp_path, capsy
     assert cli.main(["--resume", str(last), "--set", "epochs=2"]) == 0
     assert load_checkpoint(last)["epoch"] == 2
     assert "trained 2 epochs" in capsys.readouterr().out
+
+
+def test_fused_inputs_are_validated_apart_and_validate_scores_the_start(faces, tmp_path, capsys):
+    """data.fused_fraction: validation reports PSNR on fused and single inputs apart; the
+    CLI's --validate prints the starting generator's scores without training."""
+    run = tmp_path / "run"
+    write_faces(tmp_path / "val", 8, size_px=40, seed=3)
+    extra = ("epochs=1", "data.fused_fraction=0.5", "data.burst_frames=3",
+             f"data.val_path={tmp_path / 'val'}")  # fmt: skip
+    result = Trainer(tiny_config(faces, run, *extra), console=QUIET).fit()
+    row = result.history[-1]
+    assert {"val_psnr_fused", "val_psnr_single"} <= set(row)
+    args = ["--config", str(CONFIGS / "train_lite.yaml"), "--validate"]
+    init = f"init_from={run / 'checkpoints' / 'best.pt'}"
+    for item in tiny_args(faces, tmp_path / "other", *extra, init):
+        args += ["--set", item]
+    assert cli.main(args) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["val_psnr"] == pytest.approx(row["val_psnr"], abs=1e-4)
+    assert not (tmp_path / "other").exists()  # nothing trained, nothing written

@@ -2,6 +2,7 @@
 
     streamproc-train --config configs/train_lite.yaml [--set data.train_path=DIR ...]
     streamproc-train --resume runs/lite/checkpoints/last.pt [--set epochs=40]
+    streamproc-train --config configs/train_lite.yaml --validate   # the start's val scores
     streamproc-train harvest --out DIR --licence TEXT SOURCES...
 
 User errors (bad config, missing data or weights) print one line and exit 2; an
@@ -25,6 +26,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="override, e.g. --set optim.lr=1e-4")  # fmt: skip
     parser.add_argument("--resume", type=Path, help="checkpoint to continue from")
+    parser.add_argument("--validate", action="store_true",
+                        help="only print the validation scores (JSON) of the starting "
+                             "generator (init_from or --resume): the baseline a fine-tune "
+                             "must beat")  # fmt: skip
     return parser
 
 
@@ -51,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
 
             cfg = load_config(args.config, args.overrides)
         trainer = Trainer(cfg, resume=args.resume)
+        if args.validate:
+            import json
+
+            scores, _ = trainer.validate()
+            print(json.dumps(scores, indent=1))
+            return 0
         in_main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, _raise_interrupt) if in_main else None
         try:

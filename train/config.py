@@ -75,6 +75,12 @@ class DataConfig:
     preload: bool = True  # decode + resize every image once, keep uint8 in RAM
     augment: bool = True
     scface_distances: tuple[int, ...] = (1, 2, 3)
+    # clean_faces: this share of inputs (train and validation) is the fuse stage's crop of a
+    # burst_frames-frame burst (train.burst: fresh noise and an offset of up to
+    # burst_shift_px low-res px per frame), the rest single frames; 0 = single frames only.
+    fused_fraction: float = 0.0
+    burst_frames: int = 8
+    burst_shift_px: float = 2.0
 
     def __post_init__(self) -> None:
         if self.kind not in DATA_KINDS:
@@ -83,6 +89,10 @@ class DataConfig:
             raise ConfigError("data.val_fraction must be in [0, 1)")
         if self.batch_size < 1 or self.repeat < 1 or self.num_workers < 0:
             raise ConfigError("data.batch_size and data.repeat must be >= 1, num_workers >= 0")
+        if not 0.0 <= self.fused_fraction <= 1.0:
+            raise ConfigError(f"data.fused_fraction must be in [0, 1], got {self.fused_fraction}")
+        if self.burst_frames < 2 or self.burst_shift_px < 0:
+            raise ConfigError("data.burst_frames must be >= 2 and data.burst_shift_px >= 0")
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ import torch
 from torch.utils.data import Dataset
 
 from streamproc.core.errors import ConfigError, InputError
+from train.burst import fused_degrade
 from train.config import DataConfig, TrainConfig
 from train.degrade import AugmentConfig, DegradeConfig, augment_pair, degrade
 
@@ -98,6 +100,15 @@ class _SeededDataset(Dataset):
         return np.random.default_rng([self.seed, self.epoch, index])
 
 
+@dataclass(frozen=True)
+class BurstConfig:
+    """Which share of clean-face inputs is a fused burst (train.burst), and its shape."""
+
+    fused_fraction: float = 0.0
+    frames: int = 8
+    shift_px: float = 2.0
+
+
 class CleanFacesDataset(_SeededDataset):
     def __init__(
         self,
@@ -109,11 +120,12 @@ class CleanFacesDataset(_SeededDataset):
         repeat: int = 1,
         severity: str | None = None,
         preload: bool = True,
+        burst: BurstConfig = BurstConfig(),
     ) -> None:
         super().__init__(seed)
         self.images = _ImageCache(files, size_px, preload)
         self.degrade_cfg, self.augment_cfg = degrade_cfg, augment_cfg
-        self.repeat, self.severity = repeat, severity
+        self.repeat, self.severity, self.burst = repeat, severity, burst
 
     def __len__(self) -> int:
         return len(self.images) * self.repeat
@@ -123,8 +135,17 @@ class CleanFacesDataset(_SeededDataset):
         clean = self.images[index % len(self.images)]
         if self.augment_cfg is not None:
             clean, _ = augment_pair(clean, clean, rng, self.augment_cfg)
-        degraded, _ = degrade(clean, rng, self.degrade_cfg, self.severity)
-        return {"input": to_tensor(degraded), "target": to_tensor(clean), "index": index}
+        # Drawn only when bursts are on: fused_fraction 0 reproduces earlier runs exactly.
+        if self.burst.fused_fraction > 0 and rng.random() < self.burst.fused_fraction:
+            b = self.burst
+            degraded, _, params = fused_degrade(clean, rng, self.degrade_cfg, b.frames,
+                                                b.shift_px, self.severity)  # fmt: skip
+            fused, fused_frames = True, int(params["fused_frames"])
+        else:
+            degraded, _ = degrade(clean, rng, self.degrade_cfg, self.severity)
+            fused, fused_frames = False, 1
+        return {"input": to_tensor(degraded), "target": to_tensor(clean), "index": index,
+                "fused": fused, "fused_frames": fused_frames}  # fmt: skip
 
 
 class PairedImagesDataset(_SeededDataset):
@@ -266,15 +287,19 @@ def build_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset, dict[str, Any]]:
             )
         if not val_files:
             raise ConfigError("no validation images: set data.val_path or data.val_fraction > 0")
+        # Validation gets the same share of fused inputs: best.pt must serve both kinds.
+        burst = BurstConfig(data.fused_fraction, data.burst_frames, data.burst_shift_px)
         train = CleanFacesDataset(train_files, size, cfg.degrade, augment, cfg.seed,
-                                  data.repeat, preload=data.preload)  # fmt: skip
+                                  data.repeat, preload=data.preload, burst=burst)  # fmt: skip
         val = CleanFacesDataset(val_files, size, cfg.degrade, None, cfg.seed + 1,
-                                severity=data.val_severity, preload=data.preload)  # fmt: skip
+                                severity=data.val_severity, preload=data.preload,
+                                burst=burst)  # fmt: skip
         provenance["harvest"] = harvest_summary(Path(data.train_path))
         if data.val_path:
             provenance["val_harvest"] = harvest_summary(Path(data.val_path))
         provenance.update(n_train_images=len(train_files), n_val_images=len(val_files),
-                          val_severity=data.val_severity)  # fmt: skip
+                          val_severity=data.val_severity,
+                          fused_fraction=data.fused_fraction)  # fmt: skip
         return train, val, provenance
 
     def pairs_of(path: str) -> list[tuple[Path, Path]]:

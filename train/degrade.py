@@ -142,22 +142,34 @@ def disk_kernel(radius_px: float) -> np.ndarray:
     return kernel / kernel.sum()
 
 
-def low_light(img: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig) -> tuple:
-    """Under-exposure + Poisson (shot) and Gaussian (read) noise, then camera gain/gamma.
-
-    ``img`` is float RGB in [0, 1]; noise is per channel, as on a Bayer sensor.
-    """
+def draw_light(rng: np.random.Generator, cfg: DegradeConfig) -> dict[str, float]:
+    """One camera's low-light settings (fixed over a burst; the noise is drawn per frame)."""
     exposure = _uniform(rng, cfg.exposure)
     photons = _uniform(rng, cfg.photons_at_white)
     read = _uniform(rng, cfg.read_noise)
     agc = _uniform(rng, cfg.agc)
     gamma = _uniform(rng, cfg.gamma)
-    linear = np.power(img, 2.2) * exposure
-    noisy = rng.poisson(linear * photons) / photons + rng.normal(0.0, read, img.shape)
     gain = 1.0 + (1.0 / exposure - 1.0) * agc
-    out = np.power(np.clip(noisy * gain, 0.0, 1.0), 1.0 / 2.2) ** gamma
-    params = dict(exposure=exposure, photons_at_white=photons, read_noise=read, gain=gain)
-    return out.astype(np.float32), {**params, "gamma": gamma}
+    return dict(exposure=exposure, photons_at_white=photons, read_noise=read, gain=gain,
+                gamma=gamma)  # fmt: skip
+
+
+def apply_light(img: np.ndarray, rng: np.random.Generator, light: dict[str, float]) -> np.ndarray:
+    """Under-exposure + Poisson (shot) and Gaussian (read) noise, then camera gain/gamma.
+
+    ``img`` is float RGB in [0, 1]; noise is per channel, as on a Bayer sensor.
+    """
+    photons, read = light["photons_at_white"], light["read_noise"]
+    linear = np.power(img, 2.2) * light["exposure"]
+    noisy = rng.poisson(linear * photons) / photons + rng.normal(0.0, read, img.shape)
+    out = np.power(np.clip(noisy * light["gain"], 0.0, 1.0), 1.0 / 2.2) ** light["gamma"]
+    return out.astype(np.float32)
+
+
+def low_light(img: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig) -> tuple:
+    """:func:`draw_light` then :func:`apply_light`: one frame, its settings."""
+    light = draw_light(rng, cfg)
+    return apply_light(img, rng, light), light
 
 
 def jpeg_roundtrip(img_uint8: np.ndarray, quality: int) -> np.ndarray:
@@ -174,8 +186,6 @@ def h264_roundtrip(img_uint8: np.ndarray, crf: int, frames: int = 3) -> np.ndarr
     predicted from moving content, as on a real camera (low-latency settings: no B-frames,
     no lookahead, like many IP cameras). One thread and no lookahead keep it deterministic.
     """
-    import av  # only here: the rest of the degradation needs no FFmpeg
-
     h, w = img_uint8.shape[:2]
     pad_h, pad_w = (-h) % 16, (-w) % 16
     padded = cv2.copyMakeBorder(img_uint8, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
@@ -185,6 +195,18 @@ def h264_roundtrip(img_uint8: np.ndarray, crf: int, frames: int = 3) -> np.ndarr
         m = np.float32([[1, 0, shift], [0, 1, 0]])
         size = (padded.shape[1], padded.shape[0])
         clip.append(cv2.warpAffine(padded, m, size, borderMode=cv2.BORDER_REFLECT))
+    return h264_clip(clip, crf)[-1][:h, :w].copy()
+
+
+def h264_clip(frames_uint8: list[np.ndarray], crf: int) -> list[np.ndarray]:
+    """Encode same-sized RGB frames as one libx264 clip (P-frames predicted from the
+    earlier ones, as a camera does) and return every decoded frame, cropped back."""
+    import av  # only here: the rest of the degradation needs no FFmpeg
+
+    h, w = frames_uint8[0].shape[:2]
+    pad_h, pad_w = (-h) % 16, (-w) % 16
+    clip = [cv2.copyMakeBorder(f, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE) for f in frames_uint8]
+    padded = clip[0]
     buf = io.BytesIO()
     out = av.open(buf, mode="w", format="h264")
     try:
@@ -206,17 +228,17 @@ def h264_roundtrip(img_uint8: np.ndarray, crf: int, frames: int = 3) -> np.ndarr
     finally:
         out.close()
     buf.seek(0)
-    decoded = None
+    decoded = []
     container = av.open(buf, mode="r", format="h264")
     try:
         container.streams.video[0].thread_type = "NONE"
         for frame in container.decode(video=0):
-            decoded = frame.to_ndarray(format="rgb24")
+            decoded.append(frame.to_ndarray(format="rgb24")[:h, :w].copy())
     finally:
         container.close()
-    if decoded is None:
+    if not decoded:
         raise RuntimeError("libx264 round trip produced no frame")
-    return decoded[:h, :w].copy()
+    return decoded
 
 
 def degrade(

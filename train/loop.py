@@ -277,7 +277,13 @@ class Trainer:
             with self._autocast():
                 out = self.generator(inp)
             out01, tgt01, in01 = ((t.float().clamp(-1, 1) + 1) / 2 for t in (out, target, inp))
-            scores["val_psnr"] += psnr(out01, tgt01).tolist()
+            out_psnr = psnr(out01, tgt01)
+            scores["val_psnr"] += out_psnr.tolist()
+            if self.cfg.data.fused_fraction > 0:  # each kind of input apart
+                fused = batch["fused"].to(out_psnr.device)
+                for name, mask in (("val_psnr_fused", fused), ("val_psnr_single", ~fused)):
+                    if bool(mask.any()):
+                        scores[name] += out_psnr[mask].tolist()
             scores["val_ssim"] += ssim(out01, tgt01).tolist()
             scores["val_input_psnr"] += psnr(in01, tgt01).tolist()
             scores["val_input_ssim"] += ssim(in01, tgt01).tolist()
