@@ -71,8 +71,9 @@ def recorded_frames(path: Path) -> list[np.ndarray]:
         return []
 
 
-def settled_frames(path: Path, timeout_s: float = 20) -> list[np.ndarray]:
-    """Wait until the recorder has written frames and the count has stopped growing."""
+def settled_frames(path: Path, timeout_s: float = 20, why: str = "") -> list[np.ndarray]:
+    """Wait until the recorder has written frames and the count has stopped growing;
+    ``why``: what the failure message adds (the push's counters)."""
     seen: list[list[np.ndarray]] = [[]]
 
     def settled() -> bool:
@@ -82,7 +83,7 @@ def settled_frames(path: Path, timeout_s: float = 20) -> list[np.ndarray]:
         time.sleep(0.3)
         return done
 
-    wait_for(settled, timeout_s, f"frames recorded in {path.name}")
+    wait_for(settled, timeout_s, f"frames recorded in {path.name} {why}")
     return seen[-1]
 
 
@@ -227,15 +228,15 @@ def test_push_is_recorded_by_an_rtsp_server(clip, tmp_path):
         proc = run_cli([str(clip), "-o", str(out), "--set", f"output.rtsp_push={url}"])
         run_s = time.monotonic() - t0
         assert proc.returncode == 0, proc.stderr
-        received = settled_frames(server.record_path())
+        manifest_text = Path(f"{out}.manifest.json").read_text()
+        doc = json.loads(manifest_text)
+        push = doc["rtsp_push"]
+        received = settled_frames(server.record_path(), why=f"(push: {push}; {proc.stderr})")
     finally:
         server.kill()
     written, _, _ = read_frames(out)
     assert len(written) == 36
     assert_same_pictures(received, written)
-    manifest_text = Path(f"{out}.manifest.json").read_text()
-    doc = json.loads(manifest_text)
-    push = doc["rtsp_push"]
     assert push["url"] == f"rtsp://***@127.0.0.1:{port}/cam"
     assert doc["config"]["output"]["rtsp_push"] == push["url"]
     assert push["frames_sent"] + push["frames_dropped"] == doc["stats"]["frames_out"] == 36

@@ -42,6 +42,13 @@ PUSH_TIME_BASE = Fraction(1, 90000)
 # has no timeout on sending: a server that stops reading yet keeps the connection blocks
 # the sender (frames are dropped meanwhile). close() waits this long for it, then leaves it.
 CLOSE_WAIT_S = 5.0
+# A recorder holds what arrives in a jitter buffer (GStreamer's RTSP server: 200 ms) and
+# drops it at TEARDOWN: before tearing down, the session stays open this long after the
+# last frame, plus however far the stream's timestamps ran ahead of the wall clock (a file
+# pushed faster than real time), at most LINGER_MAX_S. Measured with GStreamer's RECORD
+# server: a 60-frame burst torn down at once lost every frame; 0.3 s later, none.
+LINGER_S = 0.5
+LINGER_MAX_S = 2.5
 _SEND_ERRORS = (av.error.FFmpegError, OSError, ValueError)
 
 
@@ -97,6 +104,7 @@ class _Connection:
         self.stream = stream
         self._first = first.pts * first.time_base
         self._last_pts = -1
+        self._started: float | None = None  # wall clock at the first frame sent
 
     def send(self, frame: _Frame) -> None:
         image = fit_to(frame.image, self.stream.width, self.stream.height)
@@ -105,11 +113,21 @@ class _Connection:
         video.pts = self._last_pts = max(self._last_pts + 1, round(at))
         video.time_base = PUSH_TIME_BASE
         self.container.mux(self.stream.encode(video))
+        if self._started is None:
+            self._started = time.monotonic()
+
+    def linger_s(self) -> float:
+        """How long to keep the session open after the last frame (see LINGER_S)."""
+        if self._started is None:
+            return 0.0
+        ahead_s = float(self._last_pts * PUSH_TIME_BASE) - (time.monotonic() - self._started)
+        return min(LINGER_MAX_S, LINGER_S + max(0.0, ahead_s))
 
     def close(self, flush: bool) -> None:
         try:
             if flush:
                 self.container.mux(self.stream.encode(None))
+                time.sleep(self.linger_s())  # the recorder plays out what it holds
         finally:
             self.container.close()  # sends TEARDOWN
 
