@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import FAST, wait_for
+from test_web_monitor import _browser_missing
 
 from streamproc.core.config import CompositeConfig, EnhanceConfig, TrackConfig
 from streamproc.core.packet import Face, FramePacket
@@ -464,19 +465,13 @@ def test_serve_camera_that_never_connects_leaves_only_its_manifest(face_clip, tm
     assert "nothing written (no frames)" in err
 
 
-def _browser_missing() -> str | None:
-    from test_web_monitor import _browser_missing as missing
-
-    return missing()
-
-
 @pytest.mark.skipif(_browser_missing() is not None, reason=str(_browser_missing()))
 def test_browser_page_before_models_after_the_end_a_dead_camera_and_face_events(
     face_clip, tmp_path
 ):
     from playwright.sync_api import sync_playwright
     from test_live import free_port
-    from test_web_monitor import CHROMIUM, CHROMIUM_ARGS
+    from test_web_monitor import launch_chromium
 
     from streamproc.core.config import load_config
     from streamproc.run.job import Job
@@ -490,12 +485,8 @@ def test_browser_page_before_models_after_the_end_a_dead_camera_and_face_events(
     job = None
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch_persistent_context(
-                str(tmp_path / "profile"),
-                executable_path=CHROMIUM,
-                headless=True,
-                args=CHROMIUM_ARGS,
-                viewport={"width": 1100, "height": 700},
+            browser = launch_chromium(
+                pw, tmp_path / "profile", viewport={"width": 1100, "height": 700}
             )
             try:
                 page = browser.new_page()

@@ -363,7 +363,7 @@ def test_push_reconnects_when_the_server_comes_back(tmp_path):
 
 def test_monitor_page_shows_a_push_that_fails(tmp_path):
     """The page's tile says what the push sent and why it fails (masked), in a browser."""
-    from test_web_monitor import CHROMIUM, CHROMIUM_ARGS, _browser_missing
+    from test_web_monitor import _browser_missing, launch_chromium
 
     if _browser_missing() is not None:
         pytest.skip(str(_browser_missing()))
@@ -380,12 +380,7 @@ def test_monitor_page_shows_a_push_that_fails(tmp_path):
     try:
         job.start()
         with sync_playwright() as pw:
-            browser = pw.chromium.launch_persistent_context(
-                str(tmp_path / "profile"),
-                executable_path=CHROMIUM,
-                headless=True,
-                args=CHROMIUM_ARGS,
-            )
+            browser = launch_chromium(pw, tmp_path / "profile")
             try:
                 page = browser.new_page()
                 page.goto(server.url, wait_until="domcontentloaded")

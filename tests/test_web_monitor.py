@@ -163,6 +163,14 @@ def _browser_missing() -> str | None:
     return None
 
 
+def launch_chromium(pw, profile: Path, **options):
+    """Headless Debian Chromium with a fresh user-data-dir (``profile``): the browser every
+    page test drives; ``options`` go to Playwright (e.g. ``viewport``)."""
+    return pw.chromium.launch_persistent_context(
+        str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, **options
+    )
+
+
 def _tile_boxes(page) -> dict[str, dict]:
     return {cam: page.locator(f'.tile[data-cam="{cam}"] img.video').bounding_box() for cam in "01"}
 
@@ -202,12 +210,8 @@ def test_browser_grid_of_two_live_cameras(tmp_path):
     try:
         job.start()
         with sync_playwright() as pw:
-            browser = pw.chromium.launch_persistent_context(
-                str(tmp_path / "profile"),  # a fresh user-data-dir
-                executable_path=CHROMIUM,
-                headless=True,
-                args=CHROMIUM_ARGS,
-                viewport={"width": 1100, "height": 620},
+            browser = launch_chromium(
+                pw, tmp_path / "profile", viewport={"width": 1100, "height": 620}
             )
             try:
                 page = browser.new_page()

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from conftest import FAST, wait_for
 from synth import read_frames, scene_frame
+from test_web_monitor import _browser_missing
 
 from streamproc.core.config import load_config
 from streamproc.core.pipeline import Pipeline
@@ -142,12 +143,6 @@ def test_no_recording_without_an_output(tmp_path):
         assert client.get("cam/0/recording").status_code == 404
 
 
-def _browser_missing() -> str | None:
-    from test_web_monitor import _browser_missing as missing
-
-    return missing()
-
-
 def _video_state(page) -> dict:
     return page.locator("#enlarged video").evaluate(
         """v => ({ready: v.readyState, seeking: v.seeking, t: v.currentTime,
@@ -168,7 +163,7 @@ def test_browser_event_opens_the_recording_at_its_time_and_the_wipe(tmp_path, mo
     and after the end; a full-screen tile is a wipe with both captions whose handle follows
     a drag."""
     from playwright.sync_api import sync_playwright
-    from test_web_monitor import CHROMIUM, CHROMIUM_ARGS
+    from test_web_monitor import launch_chromium
 
     from streamproc.web.app import MonitorServer
 
@@ -181,12 +176,8 @@ def test_browser_event_opens_the_recording_at_its_time_and_the_wipe(tmp_path, mo
     try:
         job.start()
         with sync_playwright() as pw:
-            browser = pw.chromium.launch_persistent_context(
-                str(tmp_path / "profile"),
-                executable_path=CHROMIUM,
-                headless=True,
-                args=CHROMIUM_ARGS,
-                viewport={"width": 1100, "height": 700},
+            browser = launch_chromium(
+                pw, tmp_path / "profile", viewport={"width": 1100, "height": 700}
             )
             try:
                 page = browser.new_page()
