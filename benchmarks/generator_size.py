@@ -33,13 +33,9 @@ from streamproc.vision.enhance.crops import from_model_output, to_model_input
 from streamproc.vision.enhance.onnx import GeneratorRunner
 from train.data import list_images, load_rgb
 from train.degrade import DegradeConfig, severity_config
+from train.metrics import psnr
 
 CLEAN_PX = 128  # the harvested crops' side; identity is scored at this size
-
-
-def psnr_u8(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 10 * np.log10(255**2 / max(mse, 1e-9))
 
 
 def ms_per_face(runner: GeneratorRunner, size_px: int, repeats: int = 20) -> float:
@@ -92,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                 batch = to_model_input([low[:, :, ::-1]], size, runner.input_dtype)
                 outputs[str(size)] = from_model_output(runner(batch), [side])[0][:, :, ::-1]
             for method, image in outputs.items():
-                psnrs[method].append(psnr_u8(image, ref))
+                psnrs[method].append(float(psnr(image, ref, data_range=255.0)))
                 big = cv2.resize(image, (CLEAN_PX, CLEAN_PX), interpolation=cv2.INTER_CUBIC)
                 dists[method].append(dlib_distance(big, face))
                 upscaled[method].append(big)
