@@ -154,6 +154,75 @@ def test_gather_batches_frames_up_to_limit():
     assert sink.indices == list(range(40))
 
 
+def packets_of(cam_id: str, indices: range) -> list[FramePacket]:
+    image = np.zeros((48, 64, 3), np.uint8)
+    return [FramePacket(i, i, Fraction(1, 25), image, 0.0, source_id=cam_id) for i in indices]
+
+
+def test_a_live_camera_detects_its_newest_frame_a_file_keeps_the_cadence():
+    """every_n_frames=2: a file detects frames 0, 2, 4, ... however it is batched; a live
+    camera detects the newest frame of each batch once 2 have passed since its last one,
+    so a backlog (batches of several frames) spreads detection out instead of dropping."""
+    config = load_config(None, ["detect.every_n_frames=2"])
+    live = Camera("live", FakeSource(0, live=True), [NullSink()], config)
+    file = Camera("file", FakeSource(0, live=False), [NullSink()], config)
+    pipe = Pipeline([live, file], Passing("detect"), [], config)
+    cams = {"live": live, "file": file}
+    detected = {"live": [], "file": []}
+    batches = [range(0, 1), range(1, 2), range(2, 3), range(3, 7), range(7, 8), range(8, 9)]
+    for batch in batches:
+        pairs = zip(packets_of("live", batch), packets_of("file", batch), strict=True)
+        mixed = [p for pair in pairs for p in pair]
+        for packet in pipe._plan_detection(mixed, cams):
+            detected[packet.source_id].append(packet.index)
+    assert detected["file"] == [0, 2, 4, 6, 8]
+    # Keeping up (one frame a batch): the file's cadence. Behind (3..6 in one batch): only
+    # the newest, 6; then 7 is too soon after it and 8 is due.
+    assert detected["live"] == [0, 2, 6, 8]
+
+
+class WaitsForCarried:
+    """A detector that, before detecting a frame, waits until the frames before it have
+    been written: they were carried by the tracker, and must not wait for detection."""
+
+    name = "detect"
+
+    def __init__(self, sink: Recorder) -> None:
+        self.sink, self.calls = sink, []
+
+    def process(self, packets):
+        newest = packets[-1].index
+        self.calls.append(newest)
+        wait_for(lambda: set(range(newest)) <= set(self.sink.indices), 10, "carried frames")
+        return packets
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_live_backlog_hands_on_carried_frames_before_detecting_the_newest():
+    source = FakeSource(12, live=True)  # all at once: one backlog of frames
+    sink = Recorder()
+    config = load_config(
+        None,
+        [
+            "pipeline.live_queue_frames=16",
+            "pipeline.queue_frames=16",
+            "enhance.max_batch_frames=16",
+            "enhance.max_wait_ms=200",
+        ],
+    )
+    camera = Camera("0", source, [sink], config)
+    detector = WaitsForCarried(sink)
+    pipe = Pipeline([camera], detector, [Passing("composite")], config)
+    pipe.start()
+    pipe.finish()
+    assert sink.indices == list(range(12)) and pipe.stats.dropped == 0
+    # One backlog (a slow reader thread may make it two or three): its newest frame is
+    # detected, the rest were written before that (WaitsForCarried would time out).
+    assert detector.calls[-1] == 11 and len(detector.calls) <= 3
+
+
 def test_first_error_stops_every_thread_and_is_reraised():
     source = FakeSource(10_000, live=False)
     stage = SlowStage(0.0, fail_at=25)

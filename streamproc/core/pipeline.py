@@ -9,7 +9,14 @@ detect worker takes frames round-robin from every camera and detects them in one
 one call while the detect worker already works on the next, as DeepStream muxes N sources
 into one batch.
 
-Detection every ``detect.every_n_frames`` is counted per camera. The detect worker never
+Detection every ``detect.every_n_frames`` is counted per camera. A live camera detects
+only the newest of its frames in a batch (once ``every_n_frames`` have passed): while the
+engine keeps up, batches hold one frame and the cadence is the same as a file's; when
+detection is slower than the camera (a slow CPU), frames queue up and detection spreads
+out over them, the tracker carrying the boxes in between, instead of frames being dropped.
+The older, carried frames of such a batch are handed on before the newest is detected, so
+they do not wait for it. A file keeps the fixed cadence (its output does not depend on the
+machine's speed). The detect worker never
 blocks on one camera: it only takes a frame from a camera whose output queue has room for
 it (counting the frames of that camera still between the two workers), and a camera that
 is slow, reconnecting or finished simply contributes no frames.
@@ -190,6 +197,7 @@ class Camera:
         self.outbox: queue.Queue = queue.Queue(maxsize=pcfg.queue_frames)
         self.tracker = tracker
         self.frames_seen = 0  # for detect.every_n_frames, counted per camera
+        self.last_detected = -1_000_000  # frames_seen of its last detected frame (live)
         self.preview = preview
         self.reader_done = False
         self.error: BaseException | None = None
@@ -391,15 +399,30 @@ class Pipeline:
             self._cams[cam_id].stats.stage(name).add(frames, elapsed * frames / len(packets))
         return out
 
-    def _detect_and_track(self, packets: list[FramePacket], cams: dict[str, Camera]) -> None:
-        """Detect (one call for every camera's frames), then track per camera."""
+    def _plan_detection(
+        self, packets: list[FramePacket], cams: dict[str, Camera]
+    ) -> list[FramePacket]:
+        """The frames to detect: a file's every ``every_n``-th, a live camera's newest in
+        the batch once ``every_n`` have passed since its last detected frame."""
         every_n = self.every_n_frames
+        newest = {p.source_id: p for p in packets}
         todo = []
         for packet in packets:
             cam = cams[packet.source_id]
-            if cam.frames_seen % every_n == 0:
+            if cam.live:
+                due = packet is newest[cam.id] and cam.frames_seen - cam.last_detected >= every_n
+            else:
+                due = cam.frames_seen % every_n == 0
+            if due:
                 todo.append(packet)
+                cam.last_detected = cam.frames_seen
             cam.frames_seen += 1
+        return todo
+
+    def _detect_and_track(
+        self, packets: list[FramePacket], todo: list[FramePacket], cams: dict[str, Camera]
+    ) -> None:
+        """Detect ``todo`` (one call for every camera's frames), then track per camera."""
         if todo:
             self._timed("detect", todo, self.detector.process)
         for cam_id in dict.fromkeys(p.source_id for p in packets):
@@ -420,7 +443,16 @@ class Pipeline:
                 if packets:
                     self.shared.frames_in += len(packets)
                     self.shared.stage("batch").add(len(packets), 0.0)
-                    self._detect_and_track(packets, cams)
+                    todo = self._plan_detection(packets, cams)
+                    # Live frames that come before the first one to detect are only
+                    # carried by the tracker: on to the enhance worker now.
+                    first = packets.index(todo[0]) if todo else 0
+                    if first and all(cams[p.source_id].live for p in packets[:first]):
+                        carried, packets = packets[:first], packets[first:]
+                        self._detect_and_track(carried, [], cams)
+                        if not self._put(self._detected, (carried, [])):
+                            return
+                    self._detect_and_track(packets, todo, cams)
                 for cam in ended:
                     active.remove(cam)
                 if (packets or ended) and not self._put(self._detected, (packets, ended)):
