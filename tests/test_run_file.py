@@ -92,7 +92,11 @@ def test_manifest_and_resolved_config(face_clip, classical_run):
     assert manifest["status"] == "finished"
     assert manifest["input"]["sha256"] == sha256_file(face_clip[0])
     assert manifest["outputs"][0]["sha256"] == sha256_file(classical_run)
-    assert manifest["models"]["detector"]["sha256"].startswith("f4450fcd")
+    detector = manifest["models"]["detector"]
+    assert detector["source_sha256"].startswith("f4450fcd")  # the shipped detector
+    # fp32 runs it as shipped; int8 (auto, on a CPU without bf16) runs its copy
+    assert detector["precision"] in ("fp32", "int8")
+    assert (detector["sha256"] == detector["source_sha256"]) == (detector["precision"] == "fp32")
     assert manifest["ai_enhanced_marker"] is True
     assert "not evidence" in manifest["notice"]
     assert len(manifest["frames"]) == 24

@@ -135,6 +135,9 @@ def models_info(detector: Any, generator: Any) -> dict[str, Any]:
             "sha256": detector.model_sha256,
             # ort | openvino | ultralytics: the same graph, boxes equal to < 1 px.
             "backend": getattr(detector, "backend", None),
+            # fp32 | int8 (the copy built on that machine from the shipped detector).
+            "precision": getattr(detector, "precision", None),
+            "source_sha256": getattr(detector, "source_sha256", None),
         },
         "generator": None
         if generator is None

@@ -23,6 +23,7 @@ ENHANCE_MODES = ("auto", "classical", "generator", "both", "off")
 PROVIDERS = ("tensorrt", "cuda", "cpu")
 REGISTRATIONS = ("phase", "ecc", "phase+ecc", "none")  # fuse.registration
 DETECT_BACKENDS = ("auto", "ort", "openvino", "ultralytics")
+DETECT_PRECISIONS = ("auto", "fp32", "int8")
 X264_PRESETS = (
     "ultrafast",
     "superfast",
@@ -81,6 +82,12 @@ class DetectConfig:
     # ultralytics: through ultralytics (imports torch, ~4 s of start-up).
     backend: str = "auto"
     threads: int = 2
+    # auto: int8 for the shipped detector on OpenVINO when the CPU has no bfloat16 (where
+    # it has, OpenVINO runs fp32 in bf16 and int8 was no faster); fp32; int8 (any model).
+    # The int8 copy is built once on this machine (streamproc prepare; ~5 s).
+    precision: str = "auto"
+    # The int8 detector and OpenVINO's compiled models ('' = $XDG_CACHE_HOME/streamproc).
+    cache_dir: str = ""
     # Static cameras: between full-frame passes detect only where the picture changed
     # (and around the faces found last time), on native-resolution crops.
     motion_gate: bool = True
@@ -107,6 +114,10 @@ class DetectConfig:
         if self.backend not in DETECT_BACKENDS:
             raise ConfigError(
                 f"detect.backend must be one of {DETECT_BACKENDS}, got {self.backend!r}"
+            )
+        if self.precision not in DETECT_PRECISIONS:
+            raise ConfigError(
+                f"detect.precision must be one of {DETECT_PRECISIONS}, got {self.precision!r}"
             )
 
 

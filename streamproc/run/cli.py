@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--input", type=Path, help="the input, if it moved since the run")
     _add_batch_parser(sub)
     _add_fleet_parser(sub)
+    prepare = sub.add_parser(
+        "prepare",
+        help="build what is derived on this machine: the int8 face detector (~20 s, once)",
+    )
+    prepare.add_argument("--config", type=Path, help="YAML config (see configs/default.yaml)")
+    prepare.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V")
     return parser
 
 
@@ -505,6 +512,22 @@ def _read_inputs(path: Path) -> tuple[list[str], list[str | None]]:
     return specs, names
 
 
+def cmd_prepare(args: argparse.Namespace) -> int:
+    """Load the detector as ``run`` would, which builds its int8 copy when ``detect.precision``
+    chooses int8 (install.sh runs this, so a first run does not pay the ~20 s)."""
+    from streamproc.vision.detect import load_detector
+
+    config = load_config(args.config, args.overrides)
+    started = time.monotonic()
+    model = load_detector(config.detect)
+    model.close()
+    print(
+        f"streamproc: face detector ready ({model.precision}, {time.monotonic() - started:.1f} s):"
+        f" {model.path}"
+    )
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from streamproc.run.verify import verify
 
@@ -594,6 +617,8 @@ def main(argv: list[str] | None = None) -> int:
                 return cmd_batch(args)
             if args.command == "fleet":
                 return cmd_fleet(args)
+            if args.command == "prepare":
+                return cmd_prepare(args)
             build_parser().print_help(sys.stderr)
             return EXIT_USAGE
         except StreamprocError as err:

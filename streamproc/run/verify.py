@@ -61,6 +61,9 @@ def _rerun_config(doc: dict) -> dict:
         config["enhance"]["model"] = generator["path"]
     config["enhance"]["providers"] = ["cpu"]
     config["detect"]["device"] = "cpu"
+    detector = (doc.get("models") or {}).get("detector") or {}
+    if detector.get("precision") in ("fp32", "int8"):  # not what "auto" picks here
+        config["detect"]["precision"] = detector["precision"]
     # A check serves no preview: the run it checks may still hold output.mjpeg_port.
     config.setdefault("output", {})["mjpeg_port"] = 0
     config["output"]["rtsp_push"] = ""  # a re-run pushes nothing to the recorder

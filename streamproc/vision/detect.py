@@ -12,6 +12,7 @@ changed, on native-resolution crops (:mod:`streamproc.vision.motion`).
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import importlib.util
 import logging
 from dataclasses import dataclass
@@ -21,13 +22,14 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from streamproc.audit.hashing import verify_sha256
+from streamproc.audit.hashing import sha256_file, verify_sha256
 from streamproc.core.config import DetectConfig
 from streamproc.core.errors import ModelError
 from streamproc.core.packages import package_file
 from streamproc.core.packet import Face, FramePacket
 from streamproc.vision.letterbox import STRIDE_PX, Letterbox, apply_letterbox, plan_letterbox
 from streamproc.vision.motion import CALL_COST_PX, MotionGate, Region
+from streamproc.vision.quantize import Int8Model, build_int8, cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -184,12 +186,18 @@ def _openvino_infer(model_path: Path, config: DetectConfig):
             "detect.backend=openvino needs the openvino package (pip install openvino)"
         ) from None
     core = ov.Core()
+    properties: dict[str, object] = {
+        "INFERENCE_NUM_THREADS": config.threads,
+        "PERFORMANCE_HINT": "LATENCY",
+    }
+    compiled_cache = cache_dir(config.cache_dir) / "openvino"
+    try:  # compiling the int8 graph takes ~2 s; its cached blob loads in ~0.3 s
+        compiled_cache.mkdir(parents=True, exist_ok=True)
+        properties["CACHE_DIR"] = str(compiled_cache)
+    except OSError as err:
+        log.debug("no OpenVINO model cache (%s): compiling every time", err)
     try:
-        compiled = core.compile_model(
-            str(model_path),
-            "CPU",
-            {"INFERENCE_NUM_THREADS": config.threads, "PERFORMANCE_HINT": "LATENCY"},
-        )
+        compiled = core.compile_model(str(model_path), "CPU", properties)
     except RuntimeError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ModelError(f"OpenVINO cannot load {model_path.name}: {first[:200]}") from None
@@ -253,14 +261,56 @@ def open_engine(model_path: Path, config: DetectConfig) -> Engine:
     return OnnxEngine(model_path, config)
 
 
+def cpu_has_bf16() -> bool:
+    """Whether OpenVINO runs fp32 graphs in bfloat16 on this CPU (AMX, AVX512-BF16)."""
+    import openvino as ov
+
+    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+def resolve_precision(config: DetectConfig) -> str:
+    """``auto``: int8 for the shipped detector on OpenVINO where the CPU has no bf16."""
+    if config.precision != "auto":
+        return config.precision
+    on_openvino = not config.model and resolve_backend(config) == "openvino"
+    return "int8" if on_openvino and not cpu_has_bf16() else "fp32"
+
+
+def int8_detector(config: DetectConfig, source: Path, source_sha256: str) -> tuple[Path, str]:
+    """The int8 copy of ``source`` from the cache, built there first if missing (one
+    process builds it; others wait on the lock and then use it)."""
+    from streamproc.run.job import SAMPLE_CLIP
+
+    folder = cache_dir(config.cache_dir)
+    target = Int8Model.of(folder, source_sha256)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".int8.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            path = target.verified(source_sha256)
+            if path is None:
+                log.info("building the int8 face detector for this CPU (once, ~5 s): %s", folder)
+                licence = "AGPL-3.0 (faceghost's YOLOv8n-face)" if not config.model else ""
+                path = build_int8(source, source_sha256, target, SAMPLE_CLIP, licence)
+    except OSError as err:
+        raise ModelError(
+            f"cannot build the int8 face detector in {folder}: {err} "
+            "(set detect.cache_dir to a writable folder, or detect.precision=fp32)"
+        ) from None
+    return path, sha256_file(path)
+
+
 @dataclass(frozen=True)
 class DetectorModel:
     """A loaded, warmed-up detector: the part that costs time (OpenVINO compiles the graph,
-    ~1 s on 2 cores), and holds no state of any camera."""
+    ~1 s on 2 cores), and holds no state of any camera. ``path``/``sha256``: the file that
+    runs (the int8 copy when ``precision`` is int8)."""
 
     engine: Engine
     path: Path
     sha256: str
+    precision: str = "fp32"
+    source_sha256: str = ""  # the fp32 model it was built from (int8), else ``sha256``
 
     def close(self) -> None:
         self.engine.close()
@@ -269,7 +319,11 @@ class DetectorModel:
 def load_detector(config: DetectConfig) -> DetectorModel:
     """Open the detector ``config`` names and run it once: proves the file is a usable
     detector before any frame is read."""
-    model_path, sha256 = resolve_detector(config)
+    model_path, source_sha256 = resolve_detector(config)
+    sha256 = source_sha256
+    precision = resolve_precision(config)
+    if precision == "int8":
+        model_path, sha256 = int8_detector(config, model_path, source_sha256)
     try:
         engine = open_engine(model_path, config)
         engine.detect([np.zeros((64, 64, 3), np.uint8)], config.imgsz)
@@ -282,7 +336,7 @@ def load_detector(config: DetectConfig) -> DetectorModel:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         first = first.replace("ERROR ❌️", "").strip()
         raise ModelError(f"cannot load face detector {model_path.name}: {first}") from None
-    return DetectorModel(engine, model_path, sha256)
+    return DetectorModel(engine, model_path, sha256, precision, source_sha256)
 
 
 class FaceDetector:
@@ -302,6 +356,7 @@ class FaceDetector:
         self._owns_model = model is None
         model = model or load_detector(config)
         self.model_path, self.model_sha256 = model.path, model.sha256
+        self.precision, self.source_sha256 = model.precision, model.source_sha256
         self._engine = model.engine
         self.providers = getattr(self._engine, "providers", [])
         self.backend = resolve_backend(config)
