@@ -147,3 +147,29 @@ def test_an_unwritable_cache_is_one_clear_error(tmp_path):
     config = DetectConfig(precision="int8", backend=BACKEND, cache_dir=str(blocker / "sub"))
     with pytest.raises(ModelError, match="cannot build the int8 face detector in .*precision=fp32"):
         load_detector(config)
+
+
+@pytest.mark.skipif(BACKEND != "openvino", reason="openvino not installed")
+def test_whole_frames_run_a_graph_compiled_for_their_shape(tmp_path):
+    """OpenVINO compiles whole frames' shape once (kept in the cache folder, reused by the
+    next process), and finds there what the any-shape graph finds."""
+    frame, _ = _scene()
+    config = DetectConfig(precision="fp32", backend="openvino", cache_dir=str(tmp_path))
+    first = load_detector(config)
+    try:
+        fixed = first.engine.detect([frame], 640, full_frame=True)[0]
+        any_shape = first.engine.detect([frame], 640)[0]
+    finally:
+        first.close()
+    models = list((tmp_path / "openvino").glob("v0-1-*-1x3x384x640.xml"))
+    assert len(models) == 1 and models[0].with_suffix(".bin").is_file()
+    assert len(fixed.scores) == len(any_shape.scores) == 3
+    np.testing.assert_allclose(fixed.boxes_xyxy, any_shape.boxes_xyxy, atol=0.5)
+    written = models[0].stat().st_mtime_ns
+    again = load_detector(config)
+    try:
+        reused = again.engine.detect([frame], 640, full_frame=True)[0]
+    finally:
+        again.close()
+    assert models[0].stat().st_mtime_ns == written
+    np.testing.assert_array_equal(reused.boxes_xyxy, fixed.boxes_xyxy)
