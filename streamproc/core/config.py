@@ -84,7 +84,7 @@ class DetectConfig:
     threads: int = 2
     # auto: int8 for the shipped detector on OpenVINO when the CPU has no bfloat16 (where
     # it has, OpenVINO runs fp32 in bf16 and int8 was no faster); fp32; int8 (any model).
-    # The int8 copy is built once on this machine (streamproc prepare; ~5 s).
+    # The int8 copy is built once on this machine (streamproc prepare; ~20 s).
     precision: str = "auto"
     # The int8 detector and OpenVINO's compiled models ('' = $XDG_CACHE_HOME/streamproc).
     cache_dir: str = ""

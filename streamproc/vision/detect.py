@@ -126,11 +126,12 @@ def _ort_providers(config: DetectConfig) -> tuple[tuple[str, ...], int]:
 class OnnxEngine:
     """The graph run by ONNX Runtime or OpenVINO; letterbox, decode and NMS are ours."""
 
-    def __init__(self, model_path: Path, config: DetectConfig) -> None:
+    def __init__(self, model_path: Path, config: DetectConfig, sha256: str = "") -> None:
+        """``sha256``: the model file's, when the caller has verified it already."""
         self.config = config
         self.backend = config.backend
         if config.backend == "openvino":
-            self._infer = OpenVinoGraph(model_path, config)
+            self._infer = OpenVinoGraph(model_path, config, sha256)
             self.providers = ["OpenVINO:CPU"]
         else:
             self._infer, self.providers = _ort_infer(model_path, config)
@@ -191,7 +192,7 @@ class OpenVinoGraph:
     so compiled graphs are cached in ``detect.cache_dir``/openvino (0.3 s to load), and the
     fixed-shape model files OpenVINO compiles from are kept beside them."""
 
-    def __init__(self, model_path: Path, config: DetectConfig) -> None:
+    def __init__(self, model_path: Path, config: DetectConfig, sha256: str = "") -> None:
         if config.device.strip().lower() != "cpu":
             raise ModelError("detect.backend=openvino runs on the CPU only: set detect.device=cpu")
         try:
@@ -215,7 +216,7 @@ class OpenVinoGraph:
             self._folder = None
         self._any_shape = self._compile(model_path)
         self._fixed: dict[tuple[int, ...], object] = {}
-        self._sha256 = ""
+        self._sha256 = sha256  # names the fixed-shape model files (hashed here if not given)
 
     def _compile(self, path: Path):
         try:
@@ -296,12 +297,12 @@ def resolve_backend(config: DetectConfig) -> str:
     return "openvino" if on_cpu and importlib.util.find_spec("openvino") else "ort"
 
 
-def open_engine(model_path: Path, config: DetectConfig) -> Engine:
+def open_engine(model_path: Path, config: DetectConfig, sha256: str = "") -> Engine:
     config = dataclasses.replace(config, backend=resolve_backend(config))
     log.debug("face detector backend: %s", config.backend)
     if config.backend == "ultralytics":
         return UltralyticsEngine(model_path, config)
-    return OnnxEngine(model_path, config)
+    return OnnxEngine(model_path, config, sha256)
 
 
 def cpu_has_bf16() -> bool:
@@ -330,17 +331,17 @@ def int8_detector(config: DetectConfig, source: Path, source_sha256: str) -> tup
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / ".int8.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            path = target.verified(source_sha256)
-            if path is None:
-                log.info("building the int8 face detector for this CPU (once, ~5 s): %s", folder)
+            sha256 = target.verified(source_sha256)
+            if sha256 is None:
+                log.info("building the int8 face detector for this CPU (once, ~20 s): %s", folder)
                 licence = "AGPL-3.0 (faceghost's YOLOv8n-face)" if not config.model else ""
-                path = build_int8(source, source_sha256, target, SAMPLE_CLIP, licence)
+                sha256 = build_int8(source, source_sha256, target, SAMPLE_CLIP, licence)
     except OSError as err:
         raise ModelError(
             f"cannot build the int8 face detector in {folder}: {err} "
             "(set detect.cache_dir to a writable folder, or detect.precision=fp32)"
         ) from None
-    return path, sha256_file(path)
+    return target.path, sha256
 
 
 @dataclass(frozen=True)
@@ -368,7 +369,7 @@ def load_detector(config: DetectConfig) -> DetectorModel:
     if precision == "int8":
         model_path, sha256 = int8_detector(config, model_path, source_sha256)
     try:
-        engine = open_engine(model_path, config)
+        engine = open_engine(model_path, config, sha256)
         engine.detect([np.zeros((64, 64, 3), np.uint8)], config.imgsz)
     except ModelError as err:
         # One message names the detector, whichever layer refused the file.

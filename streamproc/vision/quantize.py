@@ -72,8 +72,9 @@ class Int8Model:
         stem = f"detector-int8-r{RECIPE}-{source_sha256[:16]}"
         return cls(folder / f"{stem}.onnx", folder / f"{stem}.json")
 
-    def verified(self, source_sha256: str) -> Path | None:
-        """The model if it was built from ``source_sha256`` and is intact, else None."""
+    def verified(self, source_sha256: str) -> str | None:
+        """The model's sha256 if it was built from ``source_sha256`` and is intact, else
+        None."""
         if not (self.path.is_file() and self.record.is_file()):
             return None
         try:
@@ -88,7 +89,7 @@ class Int8Model:
                 f"{self.path}: sha256 {actual[:12]}... is not the recorded "
                 f"{str(record.get('sha256'))[:12]}...; delete it and run `streamproc prepare`"
             )
-        return self.path
+        return actual
 
 
 def calibration_frames(clip: Path, every_n: int = CALIBRATION_EVERY_N) -> list[np.ndarray]:
@@ -108,8 +109,8 @@ def calibration_frames(clip: Path, every_n: int = CALIBRATION_EVERY_N) -> list[n
 
 def build_int8(
     source: Path, source_sha256: str, target: Int8Model, calibration_clip: Path, licence: str
-) -> Path:
-    """Quantize ``source`` into ``target`` (written atomically); returns its path."""
+) -> str:
+    """Quantize ``source`` into ``target`` (written atomically); returns its sha256."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -169,4 +170,4 @@ def build_int8(
     }
     target.record.write_text(json.dumps(record, indent=1) + "\n")
     log.info("int8 face detector built in %.1f s: %s", record["built_s"], target.path)
-    return target.path
+    return record["sha256"]
