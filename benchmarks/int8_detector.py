@@ -19,13 +19,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 
 from streamproc.core.config import config_from_dict
 from streamproc.vision.bytetrack import iou_matrix
 from streamproc.vision.detect import Detections, OnnxEngine, default_detector_path
-from streamproc.vision.letterbox import apply_letterbox, plan_letterbox
+from streamproc.vision.letterbox import input_blob, plan_letterbox
+from streamproc.vision.quantize import calibration_reader
 
 LONG_SIDE_PX = 640
 
@@ -42,25 +42,12 @@ def frames(path: Path, step: int, limit: int, offset: int = 0) -> list[np.ndarra
 
 
 def blob(image: np.ndarray) -> np.ndarray:
-    box = plan_letterbox(image.shape[1], image.shape[0], LONG_SIDE_PX)
-    return cv2.dnn.blobFromImages([apply_letterbox(image, box)], 1 / 255.0, swapRB=True)
+    return input_blob([image], plan_letterbox(image.shape[1], image.shape[0], LONG_SIDE_PX))
 
 
 def ort_int8(fp32: Path, work: Path, calib: list[np.ndarray], conv_only: bool) -> Path:
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self._blobs = iter([{"images": blob(i)} for i in calib])
-
-        def get_next(self) -> dict | None:
-            return next(self._blobs, None)
 
     pre = work / "pre.onnx"
     if not pre.exists():
@@ -74,7 +61,7 @@ def ort_int8(fp32: Path, work: Path, calib: list[np.ndarray], conv_only: bool) -
     quantize_static(
         str(pre),
         str(out),
-        Reader(),
+        calibration_reader([blob(i) for i in calib]),
         quant_format=QuantFormat.QDQ,
         per_channel=True,
         activation_type=QuantType.QUInt8,

@@ -338,8 +338,11 @@ def backends(clip: Path, config: Config, limit: int = 12, rounds: int = 5) -> di
     frames = measure.decode_frames(clip, limit)
     detectors: dict[str, FaceDetector] = {}
     out: dict[str, Any] = {}
-    lanes = {"ort": ("ort", "fp32"), "openvino": ("openvino", "fp32")}
-    lanes["openvino_int8"] = ("openvino", "int8")
+    lanes = {
+        "ort": ("ort", "fp32"),
+        "openvino": ("openvino", "fp32"),
+        "openvino_int8": ("openvino", "int8"),
+    }
     for name, (backend, precision) in lanes.items():
         cfg = replace(
             config.detect,

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import cv2
 import numpy as np
 
 from streamproc.audit.hashing import sha256_file, verify_sha256
@@ -28,7 +27,7 @@ from streamproc.core.config import DetectConfig
 from streamproc.core.errors import ModelError
 from streamproc.core.packages import package_file
 from streamproc.core.packet import Face, FramePacket
-from streamproc.vision.letterbox import STRIDE_PX, Letterbox, apply_letterbox, plan_letterbox
+from streamproc.vision.letterbox import STRIDE_PX, Letterbox, input_blob, plan_letterbox
 from streamproc.vision.motion import CALL_COST_PX, MotionGate, Region
 from streamproc.vision.quantize import Int8Model, build_int8, cache_dir
 
@@ -149,9 +148,7 @@ class OnnxEngine:
         for indices in groups.values():
             height, width = images[indices[0]].shape[:2]
             box = plan_letterbox(width, height, long_side_px)
-            padded = [apply_letterbox(images[i], box) for i in indices]
-            blob = cv2.dnn.blobFromImages(padded, 1 / 255.0, swapRB=True)
-            raw = self._infer(blob, full_frame)
+            raw = self._infer(input_blob([images[i] for i in indices], box), full_frame)
             for i, one in zip(indices, raw, strict=True):
                 results[i] = self._to_frame(one, box)
         return results  # type: ignore[return-value]

@@ -91,3 +91,10 @@ def apply_letterbox(image: np.ndarray, box: Letterbox) -> np.ndarray:
             value=(PAD_VALUE, PAD_VALUE, PAD_VALUE),
         )
     return image
+
+
+def input_blob(images: list[np.ndarray], box: Letterbox) -> np.ndarray:
+    """BGR images of one shape as the detector's input: letterboxed by ``box``, RGB,
+    0-1, (N, 3, H, W) float32."""
+    padded = [apply_letterbox(image, box) for image in images]
+    return cv2.dnn.blobFromImages(padded, 1 / 255.0, swapRB=True)

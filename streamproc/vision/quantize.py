@@ -26,12 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 
 from streamproc.audit.hashing import sha256_file
 from streamproc.core.errors import ModelError
-from streamproc.vision.letterbox import apply_letterbox, plan_letterbox
+from streamproc.vision.letterbox import input_blob, plan_letterbox
 
 log = logging.getLogger(__name__)
 
@@ -100,27 +99,15 @@ def calibration_frames(clip: Path, every_n: int = CALIBRATION_EVERY_N) -> list[n
             if i % every_n == 0:
                 image = frame.to_ndarray(format="bgr24")
                 box = plan_letterbox(image.shape[1], image.shape[0], CALIBRATION_LONG_SIDE_PX)
-                padded = apply_letterbox(image, box)
-                blobs.append(cv2.dnn.blobFromImages([padded], 1 / 255.0, swapRB=True))
+                blobs.append(input_blob([image], box))
     if not blobs:
         raise ModelError(f"calibration clip {clip} has no frames")
     return blobs
 
 
-def build_int8(
-    source: Path, source_sha256: str, target: Int8Model, calibration_clip: Path, licence: str
-) -> str:
-    """Quantize ``source`` into ``target`` (written atomically); returns its sha256."""
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    blobs = calibration_frames(calibration_clip)
+def calibration_reader(blobs: list[np.ndarray]):
+    """ONNX Runtime's calibration input: the detector's input blobs, one at a time."""
+    from onnxruntime.quantization import CalibrationDataReader
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -130,6 +117,17 @@ def build_int8(
             blob = next(self._next, None)
             return None if blob is None else {"images": blob}
 
+    return Reader()
+
+
+def build_int8(
+    source: Path, source_sha256: str, target: Int8Model, calibration_clip: Path, licence: str
+) -> str:
+    """Quantize ``source`` into ``target`` (written atomically); returns its sha256."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    blobs = calibration_frames(calibration_clip)
     folder = target.path.parent
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -141,7 +139,7 @@ def build_int8(
             quantize_static(
                 str(pre),
                 str(partial),
-                Reader(),
+                calibration_reader(blobs),
                 quant_format=QuantFormat.QDQ,
                 per_channel=True,
                 activation_type=QuantType.QUInt8,
