@@ -39,6 +39,7 @@ import numpy as np
 
 from benchmarks import measure
 from benchmarks.paced import PacedSource
+from streamproc.core.cadence import DetectionCadence
 from streamproc.core.config import Config, config_from_dict
 from streamproc.core.errors import ModelError
 from streamproc.core.packet import FramePacket
@@ -181,22 +182,25 @@ def quiet_faces(size: tuple[int, int], fps: int, frames: int, seed: int = 0) -> 
 
 @dataclass
 class _Lane:
-    """One way of detecting the clip: its stages, what they output per frame, its time."""
+    """One way of detecting the clip: its stages, what they output per frame, its time.
+    ``cadence``: which frames it detects, as the engine picks them for a file."""
 
     detector: FaceDetector
     tracker: FaceTracker | None
-    every_n: int
+    cadence: DetectionCadence
     boxes: list[np.ndarray] = field(default_factory=list)
     detected: list[bool] = field(default_factory=list)
     busy_s: float = 0.0
 
     def step(self, index: int, image: np.ndarray) -> None:
         packet = FramePacket(index, index, Fraction(1, 30), image, 0.0)
-        self.detected.append(index % self.every_n == 0)
+        self.detected.append(self.cadence.due())
         if self.detected[-1]:
             t0 = time.perf_counter()
             self.detector.process([packet])
             self.busy_s += time.perf_counter() - t0
+            self.cadence.observe(packet)
+        self.cadence.advance(self.detected[-1])
         if self.tracker is not None:
             self.tracker.process([packet])
         self.boxes.append(np.array([f.box_xyxy for f in packet.faces], float).reshape(-1, 4))
@@ -279,25 +283,20 @@ def recall(
     clip drew its faces, per frame; each lane is scored against them too."""
     frames = measure.decode_frames(clip, limit)
     detect = config.detect
+    # name: (the detector's config, tracked, the config whose cadence picks the frames)
+    every_frame = replace(detect, every_n_frames=1)
+    exhaustive = replace(every_frame, motion_gate=False, precision="fp32")
     plans = {
         # The reference is the shipped fp32 detector on every frame at full size.
-        "exhaustive": (
-            replace(detect, every_n_frames=1, motion_gate=False, precision="fp32"),
-            False,
-            1,
-        ),
-        "default": (replace(detect, every_n_frames=1), True, detect.every_n_frames),
-        "no_gate": (
-            replace(detect, every_n_frames=1, motion_gate=False),
-            True,
-            detect.every_n_frames,
-        ),
+        "exhaustive": (exhaustive, False, exhaustive),
+        "default": (every_frame, True, detect),
+        "no_gate": (replace(every_frame, motion_gate=False), True, detect),
     }
     lanes: dict[str, _Lane] = {}
     try:
-        for name, (cfg, tracked, every_n) in plans.items():
+        for name, (cfg, tracked, cadence) in plans.items():
             tracker = FaceTracker(config.track) if tracked else None
-            lanes[name] = _Lane(FaceDetector(cfg), tracker, every_n)
+            lanes[name] = _Lane(FaceDetector(cfg), tracker, DetectionCadence(cadence))
         for index, image in enumerate(frames):
             for lane in lanes.values():
                 lane.step(index, image)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from synth import background, face_patches, write_clip
 
+from streamproc.core.cadence import DetectionCadence
 from streamproc.core.config import DetectConfig, TrackConfig
 from streamproc.core.packet import FramePacket
 from streamproc.vision.bytetrack import iou_matrix
@@ -203,7 +204,8 @@ def test_motion_gate_plans():
 def test_tracker_keeps_ids_through_gated_detection():
     bg = background(768, 432)
     patch = face_patches(FACE_PX)[0]
-    detector = FaceDetector(DetectConfig(every_n_frames=2))
+    detector = FaceDetector(DetectConfig())
+    cadence = DetectionCadence(DetectConfig(every_n_frames=2))
     tracker = FaceTracker(TrackConfig())
     ids = []
     try:
@@ -212,7 +214,11 @@ def test_tracker_keeps_ids_through_gated_detection():
             # between detections two frames apart (at 10 px/frame it would not).
             frame, truth = _walk_in(i, bg, patch, speed_px=4)
             packet = FramePacket(i, i, 1, frame, 0.0)
-            tracker.process(detector.process([packet]))
+            due = cadence.due()
+            if due:
+                cadence.observe(detector.process([packet])[0])
+            cadence.advance(due)
+            tracker.process([packet])
             if truth and truth[2] - truth[0] == patch.shape[1] and i > 14:
                 assert packet.faces, f"frame {i}: the walking face is missing"
                 ids.append(packet.faces[0].track_id)

@@ -13,7 +13,7 @@ import pytest
 from conftest import FAST, wait_for
 
 from streamproc.core.config import load_config
-from streamproc.core.packet import FramePacket
+from streamproc.core.packet import Face, FramePacket
 from streamproc.core.pipeline import Camera, Pipeline
 from streamproc.io.sinks.null import NullSink
 from streamproc.io.sources import SourceInfo
@@ -173,12 +173,56 @@ def test_a_live_camera_detects_its_newest_frame_a_file_keeps_the_cadence():
     for batch in batches:
         pairs = zip(packets_of("live", batch), packets_of("file", batch), strict=True)
         mixed = [p for pair in pairs for p in pair]
-        for packet in pipe._plan_detection(mixed, cams):
+        todo, _ = pipe._plan_detection(mixed, cams)
+        for packet in todo:
             detected[packet.source_id].append(packet.index)
     assert detected["file"] == [0, 2, 4, 6, 8]
     # Keeping up (one frame a batch): the file's cadence. Behind (3..6 in one batch): only
     # the newest, 6; then 7 is too soon after it and 8 is due.
     assert detected["live"] == [0, 2, 6, 8]
+
+
+class SmallFaceOn:
+    """A detector that finds one face on the frames ``small`` (8 px tall in a 64 px wide
+    frame: 80 px at imgsz 640, so not small) or a tiny one (1 px: 10 px at 640)."""
+
+    name = "detect"
+
+    def __init__(self, small: set[int]) -> None:
+        self.small, self.calls = small, []
+
+    def process(self, packets):
+        self.calls.append([p.index for p in packets])
+        for packet in packets:
+            height = 1.0 if packet.index in self.small else 8.0
+            packet.faces = [Face(np.array([10, 10, 10 + height, 10 + height]), 0.9)]
+            packet.detected = True
+        return packets
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("batches", [[1] * 50, [4] * 12 + [2], [3, 7, 2, 8, 30], [50]])
+def test_a_file_detects_tiny_faces_more_often_however_it_is_batched(batches):
+    """Every 3rd frame; every 2nd for 30 frames after a detection found a face under 16 px
+    in the detector's input: the frames detected depend on the faces, not on the batching
+    (a frame whose plan needs an earlier frame's faces waits for that detection)."""
+    config = load_config(None, [])
+    assert (config.detect.every_n_frames, config.detect.small_face_every_n) == (3, 2)
+    file = Camera("file", FakeSource(0, live=False), [NullSink()], config)
+    detector = SmallFaceOn(small={6, 8})
+    pipe = Pipeline([file], detector, [], config)
+    detected, start = [], 0
+    for size in batches:
+        batch = packets_of("file", range(start, start + size))
+        todo, done = pipe._plan_detection(batch, {"file": file})
+        pipe._detect([p for p in todo if not any(p is d for d in done)], {"file": file})
+        detected += [p.index for p in todo]
+        start += size
+    # A tiny face on 6 and 8: every 2nd frame up to 38 (30 after 8), then every 3rd again.
+    assert detected == [0, 3, 6, *range(8, 39, 2), 41, 44, 47]
+    assert sorted(i for call in detector.calls for i in call) == detected  # each once
 
 
 class WaitsForCarried:

@@ -73,7 +73,12 @@ class DetectConfig:
     conf: float = 0.35
     iou: float = 0.5
     min_face_px: int = 10
-    every_n_frames: int = 2
+    # Detect every this many frames of a camera (the tracker carries faces in between),
+    # or every small_face_every_n while its latest detection found a face smaller than
+    # small_face_px in the detector's input (tiny faces need more detections; RESULTS.md).
+    every_n_frames: int = 3
+    small_face_every_n: int = 2
+    small_face_px: int = 16
     max_faces: int = 64
     # cpu | 0 | cuda:0 (ort: the CUDA provider; ultralytics: its device).
     device: str = "cpu"
@@ -102,7 +107,8 @@ class DetectConfig:
     whole_image: bool = False
 
     def __post_init__(self) -> None:
-        _positive(self, "imgsz", "every_n_frames", "max_faces", "threads", "full_every_n")
+        _positive(self, "imgsz", "every_n_frames", "small_face_every_n", "max_faces", "threads")
+        _positive(self, "full_every_n")
         _positive(self, "motion_width_px", "motion_threshold")
         _in_range(self, "conf", 0.0, 1.0, "()")
         _in_range(self, "iou", 0.0, 1.0, "(]")

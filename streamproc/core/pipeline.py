@@ -9,14 +9,15 @@ detect worker takes frames round-robin from every camera and detects them in one
 one call while the detect worker already works on the next, as DeepStream muxes N sources
 into one batch.
 
-Detection every ``detect.every_n_frames`` is counted per camera. A live camera detects
-only the newest of its frames in a batch (once ``every_n_frames`` have passed): while the
+Which frames are detected is counted per camera (:class:`DetectionCadence`: every
+``detect.every_n_frames``, more often while it has tiny faces). A live camera detects
+only the newest of its frames in a batch (once it is due): while the
 engine keeps up, batches hold one frame and the cadence is the same as a file's; when
 detection is slower than the camera (a slow CPU), frames queue up and detection spreads
 out over them, the tracker carrying the boxes in between, instead of frames being dropped.
 The older, carried frames of such a batch are handed on before the newest is detected, so
-they do not wait for it. A file keeps the fixed cadence (its output does not depend on the
-machine's speed). The detect worker never
+they do not wait for it. A file keeps its cadence (its output does not depend on the
+machine's speed or its batching). The detect worker never
 blocks on one camera: it only takes a frame from a camera whose output queue has room for
 it (counting the frames of that camera still between the two workers), and a camera that
 is slow, reconnecting or finished simply contributes no frames.
@@ -43,6 +44,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from streamproc.core.cadence import DetectionCadence
 from streamproc.core.config import Config
 from streamproc.core.packet import FramePacket
 from streamproc.core.stats import PipelineStats
@@ -196,8 +198,7 @@ class Camera:
         )
         self.outbox: queue.Queue = queue.Queue(maxsize=pcfg.queue_frames)
         self.tracker = tracker
-        self.frames_seen = 0  # for detect.every_n_frames, counted per camera
-        self.last_detected = -1_000_000  # frames_seen of its last detected frame (live)
+        self.cadence = DetectionCadence(config.detect)  # which of its frames are detected
         self.preview = preview
         self.reader_done = False
         self.error: BaseException | None = None
@@ -246,12 +247,10 @@ class Pipeline:
         stages: Sequence[Stage],
         config: Config,
         unopened: Sequence[dict[str, str]] = (),
-        every_n_frames: int | None = None,
     ) -> None:
         """``detector`` and ``stages`` (the enhance worker's chain: e.g. fuse, enhance,
         composite) are shared by every camera. The detector detects every frame it is
-        given: ``every_n_frames`` (default ``detect.every_n_frames``) is applied per camera
-        here."""
+        given: each camera's :class:`DetectionCadence` says which frames those are."""
         self.config = config
         self.shared = PipelineStats()  # the shared stages' timings, all cameras together
         self.stop = threading.Event()
@@ -266,7 +265,6 @@ class Pipeline:
         self.cameras = list(cameras)
         self.unopened = list(unopened)  # {"id", "name", "error"} per skipped camera
         self.detector, self.stages = detector, list(stages)
-        self.every_n_frames = every_n_frames or config.detect.every_n_frames
         self.max_frames = max(config.enhance.max_batch_frames, len(self.cameras))
         self._in_flight = {cam.id: 0 for cam in self.cameras}
         self._cams = {cam.id: cam for cam in self.cameras}
@@ -401,30 +399,48 @@ class Pipeline:
 
     def _plan_detection(
         self, packets: list[FramePacket], cams: dict[str, Camera]
-    ) -> list[FramePacket]:
-        """The frames to detect: a file's every ``every_n``-th, a live camera's newest in
-        the batch once ``every_n`` have passed since its last detected frame."""
-        every_n = self.every_n_frames
+    ) -> tuple[list[FramePacket], list[FramePacket]]:
+        """The frames to detect (per camera :class:`DetectionCadence`): a file's every due
+        frame, a live camera's newest in the batch once it is due. Returns them and those
+        of them already detected: a file's frame that may be due only as an earlier frame's
+        faces say is planned once that frame is detected (with every frame planned before
+        it), so which frames are detected never depends on how a file was batched."""
         newest = {p.source_id: p for p in packets}
-        todo = []
+        todo: list[FramePacket] = []
+        done = 0  # todo[:done] are detected
         for packet in packets:
             cam = cams[packet.source_id]
+            cadence = cam.cadence
             if cam.live:
-                due = packet is newest[cam.id] and cam.frames_seen - cam.last_detected >= every_n
+                due = packet is newest[cam.id] and cadence.due()
             else:
-                due = cam.frames_seen % every_n == 0
+                waiting = any(p.source_id == cam.id for p in todo[done:])
+                if waiting and cadence.may_be_due:
+                    self._detect(todo[done:], cams)
+                    done = len(todo)
+                due = cadence.due()
             if due:
                 todo.append(packet)
-                cam.last_detected = cam.frames_seen
-            cam.frames_seen += 1
-        return todo
+            cadence.advance(due)
+        return todo, todo[:done]
+
+    def _detect(self, packets: list[FramePacket], cams: dict[str, Camera]) -> None:
+        """One detector call for ``packets`` (every camera's); each camera's cadence learns
+        what its frames' detections found."""
+        if packets:
+            self._timed("detect", packets, self.detector.process)
+            for packet in packets:
+                cams[packet.source_id].cadence.observe(packet)
 
     def _detect_and_track(
-        self, packets: list[FramePacket], todo: list[FramePacket], cams: dict[str, Camera]
+        self,
+        packets: list[FramePacket],
+        todo: list[FramePacket],
+        cams: dict[str, Camera],
+        detected: Sequence[FramePacket] = (),
     ) -> None:
-        """Detect ``todo`` (one call for every camera's frames), then track per camera."""
-        if todo:
-            self._timed("detect", todo, self.detector.process)
+        """Detect ``todo`` but those ``detected`` already, then track per camera."""
+        self._detect([p for p in todo if not any(p is d for d in detected)], cams)
         for cam_id in dict.fromkeys(p.source_id for p in packets):
             tracker = cams[cam_id].tracker
             if tracker is not None:
@@ -443,7 +459,7 @@ class Pipeline:
                 if packets:
                     self.shared.frames_in += len(packets)
                     self.shared.stage("batch").add(len(packets), 0.0)
-                    todo = self._plan_detection(packets, cams)
+                    todo, detected = self._plan_detection(packets, cams)
                     # Live frames that come before the first one to detect are only
                     # carried by the tracker: on to the enhance worker now.
                     first = packets.index(todo[0]) if todo else 0
@@ -452,7 +468,7 @@ class Pipeline:
                         self._detect_and_track(carried, [], cams)
                         if not self._put(self._detected, (carried, [])):
                             return
-                    self._detect_and_track(packets, todo, cams)
+                    self._detect_and_track(packets, todo, cams, detected)
                 for cam in ended:
                     active.remove(cam)
                 if (packets or ended) and not self._put(self._detected, (packets, ended)):

@@ -181,8 +181,7 @@ class Job:
                 stage.close()
             self._close(opened)
             raise
-        every_n = 1 if self.whole else None
-        self.pipeline = Pipeline(cameras, detector, chain, config, unopened, every_n)
+        self.pipeline = Pipeline(cameras, detector, chain, config, unopened)
         if config.output.mjpeg_port:
             self._serve_mjpeg()
 
@@ -250,7 +249,7 @@ class Job:
             reserve_output(rec)
 
     def _stages(self) -> tuple[Stage, list[Stage]]:
-        """The detector (every frame it is given: the engine applies every_n_frames per
+        """The detector (every frame it is given: the engine's cadence picks them per
         camera), then the enhance worker's chain: fusion (when on; tracked faces only),
         enhancer, compositor. With ``--faces`` the whole image is the one face, cut with no
         margin (the image is the crop)."""
@@ -259,9 +258,8 @@ class Job:
             detector: Stage = WholeImageFaces(cfg.enhance.max_face_px)
             enhance_cfg = dataclasses.replace(cfg.enhance, crop_margin=0.0)
         else:
-            detect_cfg = dataclasses.replace(cfg.detect, every_n_frames=1)
             cache = self.model_cache
-            detector = FaceDetector(detect_cfg, cache.detector(detect_cfg) if cache else None)
+            detector = FaceDetector(cfg.detect, cache.detector(cfg.detect) if cache else None)
             enhance_cfg = cfg.enhance
         try:
             cache = self.model_cache

@@ -401,24 +401,19 @@ class FaceDetector:
         self._engine = model.engine
         self.providers = getattr(self._engine, "providers", [])
         self.backend = resolve_backend(config)
-        self._frames_seen = 0
         self._gates: dict[str, MotionGate] = {}
         # Per source: the boxes found last time (the gate re-checks around them).
         self._last: dict[str, np.ndarray] = {}
         self.passes = {"full": 0, "crops": 0, "none": 0}
 
     def process(self, packets: list[FramePacket]) -> list[FramePacket]:
-        todo = []
-        for packet in packets:
-            if self._frames_seen % self.config.every_n_frames == 0:
-                todo.append(packet)
-            self._frames_seen += 1
+        """Detect every frame given (the engine's :class:`DetectionCadence` picks them)."""
         # Full passes are batched across frames, but a camera's next frame is planned only
         # once its previous frame's faces are known (the gate looks around them): so the
         # result never depends on how frames were batched (one camera or several, a busy
         # or idle machine), and ``streamproc verify`` reproduces it.
         full: list[FramePacket] = []
-        for packet in todo:
+        for packet in packets:
             if any(p.source_id == packet.source_id for p in full):
                 self._detect_full(full)
             regions = self._regions(packet)
