@@ -208,8 +208,8 @@ def test_a_file_detects_tiny_faces_more_often_however_it_is_batched(batches):
     """Every 3rd frame; every 2nd for 30 frames after a detection found a face under 16 px
     in the detector's input: the frames detected depend on the faces, not on the batching
     (a frame whose plan needs an earlier frame's faces waits for that detection)."""
-    config = load_config(None, [])
-    assert (config.detect.every_n_frames, config.detect.small_face_every_n) == (3, 2)
+    config = load_config(None, ["detect.every_n_frames=3"])
+    assert config.detect.small_face_every_n == 2
     file = Camera("file", FakeSource(0, live=False), [NullSink()], config)
     detector = SmallFaceOn(small={6, 8})
     pipe = Pipeline([file], detector, [], config)
