@@ -25,7 +25,7 @@ def test_realtime_section_reports_every_figure(tmp_path, capsys) -> None:
     assert recall["frames"] == 10 and recall["exhaustive_faces"] >= 10
     for lane in ("default", "no_gate"):
         assert 0.9 <= recall[lane]["recall"] <= 1.0
-        assert sum(recall[lane]["passes"].values()) == 5  # every_n_frames=2 of 10 frames
+        assert sum(recall[lane]["passes"].values()) == 4  # every 3rd of 10 frames (no tiny faces)
     assert section["detector_ms_per_frame"]["ort"] > 0
     startup = section["startup"]
     assert startup["rc"] == 0 and 0 < startup["startup_s"] < 60

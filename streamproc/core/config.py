@@ -75,10 +75,9 @@ class DetectConfig:
     min_face_px: int = 10
     # Detect every this many frames of a camera (the tracker carries faces in between),
     # but every small_face_every_n for 30 frames after a detection found a face smaller
-    # than small_face_px in the detector's input (tiny faces need more detections). 3 is
-    # ~25 % faster at 432p with recall kept, but walking ~20 px faces then lose their
-    # tracks and multi-frame fusion: RESULTS.md, "Detection cadence by face size".
-    every_n_frames: int = 2
+    # than small_face_px in the detector's input (tiny faces need more detections; the
+    # tracker predicts by the frames between detections): RESULTS.md, "Detection cadence".
+    every_n_frames: int = 3
     small_face_every_n: int = 2
     small_face_px: int = 16
     max_faces: int = 64

@@ -24,14 +24,17 @@ STD_POSITION = 1 / 20
 STD_VELOCITY = 1 / 160
 SECOND_MATCH_IOU_COST = 0.5
 UNCONFIRMED_COST = 0.7
+# Detections frames apart: an unconfirmed track (seen once, no velocity yet) is matched
+# with both boxes grown by this fraction of their size per side, per frame since the
+# detection before (a walking 20 px face is ~8 px on three frames later, out of its own
+# box; RESULTS.md, "Detection cadence by face size").
+UNCONFIRMED_BUFFER_PER_FRAME = 0.15
 
 
 class KalmanXYAH:
     """Constant-velocity Kalman filter on (cx, cy, aspect, h) and their velocities."""
 
     def __init__(self) -> None:
-        self.motion = np.eye(8)
-        self.motion[:4, 4:] = np.eye(4)
         self.update_mat = np.eye(4, 8)
 
     def initiate(self, xyah: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -49,12 +52,17 @@ class KalmanXYAH:
         ]
         return mean, np.diag(np.square(std))
 
-    def predict(self, mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def predict(
+        self, mean: np.ndarray, cov: np.ndarray, frames: int = 1
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``frames`` ahead: velocities are per frame, however often the camera is detected."""
         h = mean[3]
         std = [STD_POSITION * h, STD_POSITION * h, 1e-2, STD_POSITION * h]
         std += [STD_VELOCITY * h, STD_VELOCITY * h, 1e-5, STD_VELOCITY * h]
-        mean = self.motion @ mean
-        cov = self.motion @ cov @ self.motion.T + np.diag(np.square(std))
+        motion = np.eye(8)
+        motion[:4, 4:] = frames * np.eye(4)
+        mean = motion @ mean
+        cov = motion @ cov @ motion.T + frames * np.diag(np.square(std))
         return mean, cov
 
     def update(
@@ -143,13 +151,23 @@ class ByteTracker:
             iou = iou * scores[None, :]
         return 1 - iou
 
+    def _buffered_cost(self, tracks: list[Track], boxes: np.ndarray, buffer: float):
+        """1 - IoU of the boxes grown by ``buffer`` of their width and height per side."""
+
+        def grow(b: np.ndarray) -> np.ndarray:
+            pad = buffer * np.stack([b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], axis=1)
+            return np.concatenate([b[:, :2] - pad, b[:, 2:] + pad], axis=1)
+
+        return 1 - iou_matrix(grow(np.array([t.xyxy for t in tracks]).reshape(-1, 4)), grow(boxes))
+
     def _refresh(self, track: Track, box: np.ndarray, score: float, index: int) -> None:
         track.mean, track.cov = self.kalman.update(track.mean, track.cov, xyxy_to_xyah(box))
         track.score, track.det_index, track.frame = score, index, self.frame
         track.state, track.activated = TRACKED, True
 
-    def update(self, boxes_xyxy: np.ndarray, scores: np.ndarray) -> list[Track]:
-        """The activated tracks matched to a detection this frame (``det_index`` says which)."""
+    def update(self, boxes_xyxy: np.ndarray, scores: np.ndarray, frames: int = 1) -> list[Track]:
+        """The activated tracks matched to a detection this frame (``det_index`` says which).
+        ``frames``: since the detection before (the engine detects every n-th frame)."""
         cfg = self.config
         self.frame += 1
         boxes = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
@@ -160,7 +178,7 @@ class ByteTracker:
         unconfirmed = [t for t in self.tracked if not t.activated]
         pool = confirmed + self.lost
         for track in pool:
-            track.mean, track.cov = self.kalman.predict(track.mean, track.cov)
+            track.mean, track.cov = self.kalman.predict(track.mean, track.cov, frames)
         tracked_now: list[Track] = []
         # 1: high-score detections against tracked + lost tracks.
         cost = self._cost(pool, boxes[high_idx], scores[high_idx], fuse=True)
@@ -182,7 +200,11 @@ class ByteTracker:
             track.state = LOST
         # 3: unconfirmed tracks (seen once) against the high-score detections left.
         left_high_idx = high_idx[left_high]
-        cost = self._cost(unconfirmed, boxes[left_high_idx], scores[left_high_idx], fuse=True)
+        if frames == 1:  # consecutive frames: the paper's matching (ultralytics' too)
+            cost = self._cost(unconfirmed, boxes[left_high_idx], scores[left_high_idx], fuse=True)
+        else:
+            buffer = UNCONFIRMED_BUFFER_PER_FRAME * frames
+            cost = self._buffered_cost(unconfirmed, boxes[left_high_idx], buffer)
         matches, _, still_left = assign(cost, UNCONFIRMED_COST)
         for t, d in matches:
             index = int(left_high_idx[d])

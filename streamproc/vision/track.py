@@ -50,9 +50,11 @@ class FaceTracker:
 
     def _update(self, packet: FramePacket) -> None:
         faces = packet.faces
+        since = self._frame - self._last_detect_frame if self._last_detect_frame >= 0 else 1
         tracks = self._tracker.update(
             np.array([f.box_xyxy for f in faces]) if faces else np.zeros((0, 4)),
             np.array([f.score for f in faces]) if faces else np.zeros(0),
+            since,
         )
         self._last_detect_frame = self._frame
         alpha = self.config.box_smoothing
