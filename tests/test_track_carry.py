@@ -145,3 +145,26 @@ def test_a_face_that_left_stops_being_output_within_the_buffer(score):
     assert last_out < first_detection_after
     assert first_detection_after - leave < config.track.track_buffer
     assert not any(p.faces for p in packets[first_detection_after:])
+
+
+def test_a_walking_face_detected_every_third_frame_gets_one_confirmed_track():
+    """A 20 px face walking in at 2 px/frame (scored 0.5), detected every 3rd frame, so 6 px
+    on from its previous box (IoU 0.54, x score 0.27 < 0.3): the tracker grows the boxes by
+    the gap when it confirms a new track, so the face gets one track id (matched as on
+    consecutive frames it stayed unconfirmed, a new detection every time — checked)."""
+    config = load_config(None, [])
+    tracker = FaceTracker(config.track)
+    image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    ids = []
+    for index in range(42):
+        packet = FramePacket(index, index, Fraction(1, 25), image, 0.0)
+        if index % 3 == 0:
+            packet.detected = True
+            if index >= 6:  # not on the first detection (which confirms whatever it finds)
+                box = np.array([2 * index, 100, 2 * index + 20, 120], np.float32)
+                packet.faces = [Face(box_xyxy=box, score=0.5)]
+        tracker.process([packet])
+        if index >= 12:
+            (face,) = packet.faces
+            ids.append(face.track_id)
+    assert len(set(ids)) == 1 and ids[0] >= 0, ids
