@@ -20,13 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import measure
-from benchmarks.realtime import RECALL_IOU, SIZES, _Lane, _score, cctv_clip, quiet_clip
-from streamproc.core.cadence import DetectionCadence
+from benchmarks.realtime import RECALL_IOU, SIZES, _score, cctv_clip, quiet_clip, run_lanes
 from streamproc.core.config import Config, DetectConfig, config_from_dict
 from streamproc.run.job import SAMPLE_CLIP
 from streamproc.vision.bytetrack import iou_matrix
-from streamproc.vision.detect import FaceDetector
-from streamproc.vision.track import FaceTracker
 
 EDGES = (0, 12, 16, 20, 24, 32, 48)  # face height bins, detector-input px
 
@@ -50,17 +47,9 @@ def compare(clip: Path, config: Config, cadences: dict[str, DetectConfig], frame
     images = measure.decode_frames(clip, frames)
     every_frame = replace(config.detect, every_n_frames=1)
     exhaustive = replace(every_frame, motion_gate=False, precision="fp32")
-    lanes = {"exhaustive": _Lane(FaceDetector(exhaustive), None, DetectionCadence(exhaustive))}
-    try:
-        for label, detect in cadences.items():
-            tracker = FaceTracker(config.track)
-            lanes[label] = _Lane(FaceDetector(every_frame), tracker, DetectionCadence(detect))
-        for index, image in enumerate(images):
-            for lane in lanes.values():
-                lane.step(index, image)
-    finally:
-        for lane in lanes.values():
-            lane.close()
+    plans = {"exhaustive": (exhaustive, False, exhaustive)}
+    plans |= {label: (every_frame, True, detect) for label, detect in cadences.items()}
+    lanes = run_lanes(images, config, plans)
     truth = lanes.pop("exhaustive").boxes
     scale = config.detect.imgsz / max(images[0].shape[:2])
     for label, lane in lanes.items():

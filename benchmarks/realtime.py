@@ -40,7 +40,7 @@ import numpy as np
 from benchmarks import measure
 from benchmarks.paced import PacedSource
 from streamproc.core.cadence import DetectionCadence
-from streamproc.core.config import Config, config_from_dict
+from streamproc.core.config import Config, DetectConfig, config_from_dict
 from streamproc.core.errors import ModelError
 from streamproc.core.packet import FramePacket
 from streamproc.io.sources import open_source
@@ -211,6 +211,28 @@ class _Lane:
             self.tracker.close()
 
 
+def run_lanes(
+    frames: list[np.ndarray],
+    config: Config,
+    plans: dict[str, tuple[DetectConfig, bool, DetectConfig]],
+) -> dict[str, _Lane]:
+    """Each plan (the detector's config, tracked, the config whose cadence picks the frames)
+    as a lane over ``frames``; the lanes take turns frame by frame, so their times compare
+    on a loaded machine."""
+    lanes: dict[str, _Lane] = {}
+    try:
+        for name, (cfg, tracked, cadence) in plans.items():
+            tracker = FaceTracker(config.track) if tracked else None
+            lanes[name] = _Lane(FaceDetector(cfg), tracker, DetectionCadence(cadence))
+        for index, image in enumerate(frames):
+            for lane in lanes.values():
+                lane.step(index, image)
+    finally:
+        for lane in lanes.values():
+            lane.close()
+    return lanes
+
+
 def _score(truth: list[np.ndarray], got: list[np.ndarray], detected: list[bool]) -> dict[str, Any]:
     """Recall against ``truth`` (overall and for faces <= 34 px, with where the small ones
     were missed: on a detection frame or a frame between), and precision: the share of
@@ -292,17 +314,7 @@ def recall(
         "default": (every_frame, True, detect),
         "no_gate": (replace(every_frame, motion_gate=False), True, detect),
     }
-    lanes: dict[str, _Lane] = {}
-    try:
-        for name, (cfg, tracked, cadence) in plans.items():
-            tracker = FaceTracker(config.track) if tracked else None
-            lanes[name] = _Lane(FaceDetector(cfg), tracker, DetectionCadence(cadence))
-        for index, image in enumerate(frames):
-            for lane in lanes.values():
-                lane.step(index, image)
-    finally:
-        for lane in lanes.values():
-            lane.close()
+    lanes = run_lanes(frames, config, plans)
     truth = lanes["exhaustive"].boxes
     rows = {
         name: {
