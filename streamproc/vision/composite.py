@@ -9,7 +9,7 @@ after every paste so that no face pixel is under them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -38,14 +38,18 @@ def feather_mask(side_px: int, feather: float) -> np.ndarray:
     return np.minimum.outer(profile, profile)[:, :, None]
 
 
-def face_mask(side_px: int, box_xyxy: Sequence[float], feather: float) -> np.ndarray:
+def face_mask(
+    side_px: int, box_xyxy: Sequence[float], feather: float, radius: np.ndarray | None = None
+) -> np.ndarray:
     """An (S, S, 1) mask: 1 over the ellipse inscribed in the face box (crop px), a smooth
     ramp outside it, and never more than :func:`feather_mask` so the crop's edges are 0.
+    ``radius``: :func:`ellipse_radius` of the box, when the caller already has it.
 
     Pasting the whole square pastes background the enhancer also changed (a generator
     re-renders it, a low-light lift brightens it): a visible light square around the face.
     """
-    radius = ellipse_radius(side_px, side_px, box_xyxy)
+    if radius is None:
+        radius = ellipse_radius(side_px, side_px, box_xyxy)
     x1, y1, x2, y2 = box_xyxy
     # The ramp, in units of the semi-axis: ``2 * feather`` of it, and at least 1.5 px.
     ramp = max(2 * feather, 1.5 / max(0.5, min(x2 - x1, y2 - y1) / 2), 1e-3)
@@ -62,21 +66,33 @@ def match_colour(enhanced: np.ndarray, original: np.ndarray, mask: np.ndarray) -
     surroundings), the mean lightness (a dark face may be lifted up to ``LIFT_TARGET_L``,
     a face already brighter keeps its own) and the black point (generators and gamma lifts
     raise it: the haze of a washed-out face). Within those limits the enhancer's tones stay.
+
+    Every correction is a function of the pixel's own 8-bit Lab value, so it is applied as
+    one lookup table per channel: the statistics are float, the pixels are never converted.
     """
     weights = mask[:, :, 0]
     total = float(weights.sum()) or 1.0
-    lab_e = cv2.cvtColor(enhanced, cv2.COLOR_BGR2LAB).astype(np.float32)
-    lab_o = cv2.cvtColor(original, cv2.COLOR_BGR2LAB).astype(np.float32)
-    shift = ((lab_o - lab_e) * weights[:, :, None]).sum(axis=(0, 1)) / total
-    lab_e[:, :, 1:] += shift[1:]
+    lab_e = cv2.cvtColor(enhanced, cv2.COLOR_BGR2LAB)
+    lab_o = cv2.cvtColor(original, cv2.COLOR_BGR2LAB)
+    flat = weights.reshape(-1).astype(np.float64)
+    shift = (flat @ lab_o.reshape(-1, 3) - flat @ lab_e.reshape(-1, 3)) / total
+    levels = np.arange(256, dtype=np.float32)
+    tables = np.empty((256, 3), np.float32)
+    tables[:, 1] = levels + np.float32(shift[1])
+    tables[:, 2] = levels + np.float32(shift[2])
+    tables[:, 0] = levels
     region = weights >= 0.5
     if region.sum() >= 4:
-        mean_e, mean_o = float(lab_e[:, :, 0][region].mean()), float(lab_o[:, :, 0][region].mean())
+        luma_e, luma_o = lab_e[:, :, 0], lab_o[:, :, 0]
+        mean_e, mean_o = float(luma_e[region].mean()), float(luma_o[region].mean())
         allowed = max(mean_o, LIFT_TARGET_L)
+        luma = luma_e.astype(np.float32)
         if mean_e > allowed:
-            lab_e[:, :, 0] -= mean_e - allowed
-        lab_e[:, :, 0] = restore_black_point(lab_e[:, :, 0], lab_o[:, :, 0], region)
-    return cv2.cvtColor(np.clip(lab_e + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_LAB2BGR)
+            tables[:, 0] -= np.float32(mean_e - allowed)
+            luma -= np.float32(mean_e - allowed)
+        tables[:, 0] = black_point_curve(luma, luma_o.astype(np.float32), region)(tables[:, 0])
+    lut = np.clip(tables + 0.5, 0, 255).astype(np.uint8).reshape(256, 1, 3)
+    return cv2.cvtColor(cv2.LUT(lab_e, lut), cv2.COLOR_LAB2BGR)
 
 
 def restore_black_point(
@@ -88,15 +104,23 @@ def restore_black_point(
     Low-passed, so noise (which a denoiser removes) does not count as black; the mean and
     everything brighter are kept as the enhancer made them.
     """
+    return black_point_curve(luma, original_luma, region)(luma)
+
+
+def black_point_curve(
+    luma: np.ndarray, original_luma: np.ndarray, region: np.ndarray
+) -> Callable[[np.ndarray], np.ndarray]:
+    """The tone curve of :func:`restore_black_point`, measured on ``luma`` (float), to
+    apply to any luma values (a frame's pixels or an 8-bit lookup table)."""
     sigma_px = max(1.0, luma.shape[0] / 48)
     low = cv2.GaussianBlur(luma, (0, 0), sigma_px)[region]
     low_original = cv2.GaussianBlur(original_luma, (0, 0), sigma_px)[region]
     black, black_original = np.percentile(low, 5), np.percentile(low_original, 5)
     mid = float(low.mean())
     if black <= black_original + BLACK_TOLERANCE or mid <= black + BLACK_TOLERANCE:
-        return luma
+        return lambda values: values
     gain = min(MAX_SHADOW_GAIN, (mid - black_original) / (mid - black))
-    return np.where(luma < mid, mid - (mid - luma) * gain, luma)
+    return lambda values: np.where(values < mid, mid - (mid - values) * gain, values)
 
 
 # Marker colour (BGR) by what enhanced the face; the frame badge uses the first face's.
@@ -223,10 +247,11 @@ class Compositor:
         x1, y1 = face.crop_box[:2]
         bx1, by1, bx2, by2 = (float(v) for v in face.box_xyxy)
         box = (bx1 - x1, by1 - y1, bx2 - x1, by2 - y1)
-        face = (ellipse_radius(side, side, box) <= 1.0).astype(np.float32)[:, :, None]
+        radius = ellipse_radius(side, side, box)
+        face = (radius <= 1.0).astype(np.float32)[:, :, None]
         if self.whole_image:
             return np.ones((side, side, 1), np.float32), face
-        return face_mask(side, box, self.config.feather), face
+        return face_mask(side, box, self.config.feather, radius), face
 
     def process(self, packets: list[FramePacket]) -> list[FramePacket]:
         for packet in packets:
@@ -277,10 +302,13 @@ class Compositor:
         )
         if self.config.marker and self.whole_image:
             enhanced = self._mark_corner(enhanced, crop_rows, crop_cols)
-        region = image[rows, cols].astype(np.float32)
-        m = mask[crop_rows, crop_cols]
-        blended = region + (enhanced[crop_rows, crop_cols].astype(np.float32) - region) * m
-        image[rows, cols] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+        weight = np.ascontiguousarray(mask[crop_rows, crop_cols, 0])
+        image[rows, cols] = cv2.blendLinear(
+            np.ascontiguousarray(enhanced[crop_rows, crop_cols]),
+            np.ascontiguousarray(image[rows, cols]),
+            weight,
+            1.0 - weight,
+        )
 
     def _draw_marker(self, image: np.ndarray, marked: list[tuple[Face, str]]) -> None:
         """Brackets around each marked face, then the frame badge (drawn after every

@@ -22,6 +22,7 @@ import numpy as np
 from streamproc.core.config import OutputConfig
 from streamproc.core.errors import OutputError
 from streamproc.core.packet import FramePacket
+from streamproc.io.convert import bgr_to_frame
 from streamproc.io.sources import SourceInfo
 
 log = logging.getLogger(__name__)
@@ -188,7 +189,7 @@ class FileSink:
         if self._stream is None:
             self._open_stream(packet)
         image = fit_to(packet.image, self._stream.width, self._stream.height)
-        frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+        frame = bgr_to_frame(image, self._stream.pix_fmt)
         frame.pts = packet.pts
         frame.time_base = packet.time_base
         try:

@@ -28,6 +28,7 @@ import numpy as np
 from streamproc.core.config import OutputConfig, SourceConfig
 from streamproc.core.packet import FramePacket
 from streamproc.core.urls import mask_url
+from streamproc.io.convert import bgr_to_frame
 from streamproc.io.sinks.file import encodable_size, fit_to
 from streamproc.io.sources import SourceInfo
 
@@ -108,7 +109,7 @@ class _Connection:
 
     def send(self, frame: _Frame) -> None:
         image = fit_to(frame.image, self.stream.width, self.stream.height)
-        video = av.VideoFrame.from_ndarray(image, format="bgr24")
+        video = bgr_to_frame(image, self.stream.pix_fmt)
         at = (frame.pts * frame.time_base - self._first) / PUSH_TIME_BASE
         video.pts = self._last_pts = max(self._last_pts + 1, round(at))
         video.time_base = PUSH_TIME_BASE

@@ -24,6 +24,7 @@ from streamproc.core.config import SourceConfig
 from streamproc.core.errors import InputError
 from streamproc.core.packet import FramePacket
 from streamproc.core.urls import mask_url
+from streamproc.io.convert import frame_to_bgr
 from streamproc.io.sources import SourceInfo
 
 log = logging.getLogger(__name__)
@@ -208,7 +209,7 @@ def upright_bgr(frame: av.VideoFrame) -> np.ndarray:
     Faces lying on their side are not detected, and players would show the output
     sideways: the output is written upright, without rotation metadata.
     """
-    image = frame.to_ndarray(format="bgr24")
+    image = frame_to_bgr(frame)
     quarter_turns = round((frame.rotation or 0) / 90) % 4
     return np.ascontiguousarray(np.rot90(image, quarter_turns)) if quarter_turns else image
 
