@@ -66,3 +66,24 @@ def test_same_ids_and_boxes_as_ultralytics(seed: int) -> None:
         assert [e[:2] for e in expected] == [g[:2] for g in got], f"frame {frame}"
         for e, g in zip(expected, got, strict=True):
             np.testing.assert_allclose(g[2:], e[2:], atol=0.05)
+
+
+@pytest.mark.parametrize(("gap_frames", "same_id"), [(24, True), (45, False)])
+def test_a_lost_track_is_remembered_for_track_buffer_frames_whatever_the_cadence(
+    gap_frames, same_id
+):
+    """Detected every 3rd frame, a face missing for ``gap_frames`` comes back where it was:
+    it keeps its id within ``track_buffer`` (30) frames, not 30 detections (90 frames)."""
+    tracker = ByteTracker(TrackConfig())
+    box, score = np.array([[100.0, 100.0, 130.0, 140.0]]), np.array([0.9])
+    for _ in range(5):
+        (track,) = tracker.update(box, score, frames=3)
+    first_id = track.track_id
+    for _ in range(gap_frames // 3 - 1):
+        assert tracker.update(np.zeros((0, 4)), np.zeros(0), frames=3) == []
+    back = tracker.update(box, score, frames=3)
+    if not same_id:  # a new track: unconfirmed on its first detection
+        assert back == []
+        back = tracker.update(box, score, frames=3)
+    assert len(back) == 1
+    assert (back[0].track_id == first_id) is same_id

@@ -6,7 +6,7 @@ Kalman filter on (centre x, centre y, aspect, height); high-score detections mat
 tracked and lost tracks first (IoU fused with the score), then low-score detections to
 the tracks still unmatched (which keeps a face through a blurry frame), unconfirmed tracks
 last; new tracks from unmatched high-score detections; lost tracks forgotten after
-``track_buffer`` updates.
+``track_buffer`` frames (of video: detections are ``frames`` apart).
 """
 
 from __future__ import annotations
@@ -138,7 +138,8 @@ class ByteTracker:
         self.kalman = KalmanXYAH()
         self.tracked: list[Track] = []
         self.lost: list[Track] = []
-        self.frame = 0
+        self.frame = 0  # video frames: a lost track is kept ``track_buffer`` of them
+        self.updates = 0
         self._next_id = 1
 
     def _new_id(self) -> int:
@@ -169,7 +170,8 @@ class ByteTracker:
         """The activated tracks matched to a detection this frame (``det_index`` says which).
         ``frames``: since the detection before (the engine detects every n-th frame)."""
         cfg = self.config
-        self.frame += 1
+        self.frame += frames
+        self.updates += 1
         boxes = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
         scores = np.asarray(scores, np.float64).reshape(-1)
         high_idx = np.flatnonzero(scores >= cfg.track_high_thresh)
@@ -218,7 +220,7 @@ class ByteTracker:
             mean, cov = self.kalman.initiate(xyxy_to_xyah(boxes[index]))
             track = Track(mean, cov, float(scores[index]), index, self._new_id())
             track.frame = track.start_frame = self.frame
-            track.activated = self.frame == 1
+            track.activated = self.updates == 1
             tracked_now.append(track)
         lost = [t for t in self.lost if t.state == LOST] + newly_lost
         self.lost = [t for t in lost if self.frame - t.frame <= cfg.track_buffer]
