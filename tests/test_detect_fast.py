@@ -19,7 +19,7 @@ from streamproc.core.cadence import DetectionCadence
 from streamproc.core.config import DetectConfig, TrackConfig
 from streamproc.core.packet import FramePacket
 from streamproc.vision.bytetrack import iou_matrix
-from streamproc.vision.detect import FaceDetector, nms
+from streamproc.vision.detect import FaceDetector, detector_threads, nms
 from streamproc.vision.letterbox import apply_letterbox, plan_letterbox
 from streamproc.vision.motion import MotionGate
 from streamproc.vision.track import FaceTracker
@@ -243,3 +243,12 @@ def test_default_run_never_imports_torch(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result == {"rc": 0, "torch": False, "ultralytics": False}
+
+
+@pytest.mark.parametrize(("cpus", "threads"), [(1, 1), (2, 1), (4, 2), (6, 3), (16, 4)])
+def test_detector_threads_follow_the_cpus_this_process_may_use(monkeypatch, cpus, threads):
+    """0 = auto: one thread where the other stages need the second core, more on bigger
+    machines; a number in the config is used as given."""
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
+    assert detector_threads(DetectConfig()) == threads
+    assert detector_threads(DetectConfig(threads=3)) == 3

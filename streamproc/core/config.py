@@ -87,7 +87,9 @@ class DetectConfig:
     # cores, see RESULTS.md), else ort; ort: ONNX Runtime; openvino: OpenVINO CPU;
     # ultralytics: through ultralytics (imports torch, ~4 s of start-up).
     backend: str = "auto"
-    threads: int = 2
+    # 0: 1 on a machine of <= 2 CPUs (there a second detector thread only takes the core
+    # the other stages need: -8 % CPU a frame with 1, RESULTS.md), else half the CPUs, <= 4.
+    threads: int = 0
     # auto: int8 for the shipped detector on OpenVINO when the CPU has no bfloat16 (where
     # it has, OpenVINO runs fp32 in bf16 and int8 was no faster); fp32; int8 (any model).
     # The int8 copy is built once on this machine (streamproc prepare; ~20 s).
@@ -108,7 +110,8 @@ class DetectConfig:
     whole_image: bool = False
 
     def __post_init__(self) -> None:
-        _positive(self, "imgsz", "every_n_frames", "small_face_every_n", "max_faces", "threads")
+        _positive(self, "imgsz", "every_n_frames", "small_face_every_n", "max_faces")
+        _in_range(self, "threads", 0, None, "[")
         _positive(self, "full_every_n")
         _positive(self, "motion_width_px", "motion_threshold")
         _in_range(self, "conf", 0.0, 1.0, "()")

@@ -162,13 +162,24 @@ class OnnxEngine:
         self._infer = None  # type: ignore[assignment]
 
 
+def detector_threads(config: DetectConfig) -> int:
+    """``detect.threads``, with 0 resolved for the CPUs this process may run on."""
+    if config.threads:
+        return config.threads
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cpus = cpus or 1
+    return 1 if cpus <= 2 else min(4, cpus // 2)
+
+
 def _ort_infer(model_path: Path, config: DetectConfig):
     from streamproc.vision.enhance.onnx import SessionConfig, create_session
 
     providers, device_id = _ort_providers(config)
     session = create_session(
         model_path,
-        SessionConfig(providers=providers, intra_op_threads=config.threads, device_id=device_id),
+        SessionConfig(
+            providers=providers, intra_op_threads=detector_threads(config), device_id=device_id
+        ),
     )
     inputs = session.get_inputs()
     if len(inputs) != 1 or inputs[0].name != INPUT_NAME or len(inputs[0].shape) != 4:
@@ -201,7 +212,7 @@ class OpenVinoGraph:
         self._ov, self._core = ov, ov.Core()
         self._model_path = model_path
         self._properties: dict[str, object] = {
-            "INFERENCE_NUM_THREADS": config.threads,
+            "INFERENCE_NUM_THREADS": detector_threads(config),
             "PERFORMANCE_HINT": "LATENCY",
         }
         self._folder: Path | None = cache_dir(config.cache_dir) / "openvino"
