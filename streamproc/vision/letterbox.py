@@ -97,4 +97,12 @@ def input_blob(images: list[np.ndarray], box: Letterbox) -> np.ndarray:
     """BGR images of one shape as the detector's input: letterboxed by ``box``, RGB,
     0-1, (N, 3, H, W) float32."""
     padded = [apply_letterbox(image, box) for image in images]
-    return cv2.dnn.blobFromImages(padded, 1 / 255.0, swapRB=True)
+    height, width = padded[0].shape[:2]
+    blob = np.empty((len(padded), 3, height, width), np.float32)
+    # Plane by plane, then one scale: the same values as cv2.dnn.blobFromImages, which took
+    # 4.5 ms at 640x384 on one thread against 0.45 (RESULTS.md, stop 24).
+    for i, image in enumerate(padded):
+        for channel, plane in enumerate(reversed(cv2.split(image))):  # BGR -> RGB
+            blob[i, channel] = plane
+    blob *= np.float32(1 / 255.0)
+    return blob
