@@ -18,7 +18,7 @@ moving mouth or blinking eye falls back to the current frame instead of ghosting
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -43,11 +43,23 @@ MAD_TO_SIGMA = 1.4826
 
 @dataclass(frozen=True)
 class StoredCrop:
-    """A past crop of one track: the padded region around its crop box (float32 BGR)."""
+    """A past crop of one track: the padded region around its crop box (float32 BGR).
+
+    ``unshifted_lp``: per current crop side, the low-passed luma of this crop resampled to
+    it unshifted (what registration starts from): a stored crop meets up to ``fuse.frames
+    - 1`` later crops, mostly of the same side, and each would compute it again."""
 
     image: np.ndarray
     side_px: int
     pad_px: int
+    unshifted_lp: dict[int, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+
+    def unshifted_lowpass(self, side_px: int) -> np.ndarray:
+        cached = self.unshifted_lp.get(side_px)
+        if cached is None:
+            cached = lowpass(luma(resample(self, side_px, (0.0, 0.0))), side_px)
+            self.unshifted_lp[side_px] = cached
+        return cached
 
 
 @dataclass(frozen=True)
@@ -188,7 +200,7 @@ def fuse_crop(
     verdicts = []
     max_shift = config.max_shift * side
     for stored in reversed(history):  # newest first
-        prior_lp = lowpass(luma(resample(stored, side, (0.0, 0.0))), side)
+        prior_lp = stored.unshifted_lowpass(side)
         shift = register(current_lp, prior_lp, config.registration, window)
         if shift is None:
             verdicts.append(Verdict(False, (0.0, 0.0), 0.0, "registration failed"))
