@@ -203,3 +203,14 @@ def test_paste_back_keeps_the_scene_and_the_black_level(enhancer):
     assert abs(luma_after[in_face].mean() - luma_before[in_face].mean()) < (
         25 if enhancer == "hazy-generator" else 3
     )
+
+
+def test_a_face_whose_crop_has_left_the_frame_pastes_nothing():
+    """A carried box can drift out of the picture: the paste leaves the frame as it was."""
+    config = CompositeConfig()
+    image = np.full((60, 80, 3), 90, np.uint8)
+    face = Face(np.array([100, 10, 120, 30], np.float32), 0.9, 1, (95, 5, 125, 35))
+    face.crop = np.full((30, 30, 3), 90, np.uint8)
+    face.enhanced = np.full((30, 30, 3), 200, np.uint8)
+    Compositor(config).paste(image, face)
+    assert (image == 90).all()

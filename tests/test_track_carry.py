@@ -168,3 +168,31 @@ def test_a_walking_face_detected_every_third_frame_gets_one_confirmed_track():
             (face,) = packet.faces
             ids.append(face.track_id)
     assert len(set(ids)) == 1 and ids[0] >= 0, ids
+
+
+def test_a_face_walking_out_of_the_picture_is_carried_inside_it_or_not_at_all():
+    """A tracked face at the edge, then a long gap without detection (a live camera whose
+    detection fell behind): carried by its velocity it would leave the frame, its crop could
+    not be cut, and the enhance stage would fail for every camera."""
+    config = load_config(None, ["enhance.mode=classical", "fuse.enabled=false"])
+    tracker, enhance = FaceTracker(config.track), EnhanceStage(config.enhance)
+    width, height = 120, 64
+    packets = []
+    for index in range(56):
+        image = np.full((height, width, 3), 100, np.uint8)
+        packet = FramePacket(index, index, Fraction(1, 30), image, 0.0)
+        x1 = 40 + 2 * index  # reaches the right edge at frame 30
+        packet.detected = index % 3 == 0 and index <= 30
+        if packet.detected:
+            packet.faces = [Face(np.array([x1, 20, x1 + 20, 44], np.float32), 0.9)]
+        packets.append(packet)
+    for packet in packets:
+        tracker.process([packet])
+        if not packet.detected:
+            for face in packet.faces:
+                x1, y1, x2, y2 = face.box_xyxy
+                assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height, (packet.index, x1, x2)
+        enhance.process([packet])
+    assert {f.track_id for p in packets for f in p.faces} == {1}
+    assert packets[33].faces and packets[33].faces[0].box_xyxy[2] == width  # half out: clipped
+    assert not packets[45].faces  # gone out of the picture

@@ -303,6 +303,8 @@ class Compositor:
         if self.config.marker and self.whole_image:
             enhanced = self._mark_corner(enhanced, crop_rows, crop_cols)
         weight = np.ascontiguousarray(mask[crop_rows, crop_cols, 0])
+        if weight.size == 0:  # a carried box that has left the frame
+            return
         image[rows, cols] = cv2.blendLinear(
             np.ascontiguousarray(enhanced[crop_rows, crop_cols]),
             np.ascontiguousarray(image[rows, cols]),

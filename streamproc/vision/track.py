@@ -44,7 +44,7 @@ class FaceTracker:
             if packet.detected:
                 self._update(packet)
             else:
-                packet.faces = self._carry_forward()
+                packet.faces = self._carry_forward(packet.width_px, packet.height_px)
             self._frame += 1
         return packets
 
@@ -84,14 +84,18 @@ class FaceTracker:
             del self._states[track_id]
         self._untracked = [f for f in faces if f.track_id < 0]
 
-    def _carry_forward(self) -> list[Face]:
+    def _carry_forward(self, width: int, height: int) -> list[Face]:
+        """The faces of the latest detection, moved on by their velocity and kept inside
+        the ``width`` x ``height`` frame (a face walking out of the picture is dropped once
+        less than a pixel of it is left; its crop could not be cut)."""
         faces = []
+        limits = np.array([width, height, width, height], np.float32)
         for track_id, state in self._states.items():
             if state.last_frame != self._last_detect_frame:
                 continue  # only faces seen at the latest detection are carried
             gap = self._frame - state.last_frame
-            box = state.box + state.velocity * gap
-            if box[2] > box[0] and box[3] > box[1]:
+            box = np.clip(state.box + state.velocity * gap, 0, limits)
+            if box[2] - box[0] >= 1 and box[3] - box[1] >= 1:
                 faces.append(Face(box_xyxy=box, score=state.score, track_id=track_id))
         faces += [Face(box_xyxy=f.box_xyxy.copy(), score=f.score) for f in self._untracked]
         return faces

@@ -22,7 +22,8 @@ def extract(image: np.ndarray, box: CropBox) -> np.ndarray:
     """Cut ``box`` out of ``image``; parts outside the frame are filled by edge replication."""
     height, width = image.shape[:2]
     x1, y1, x2, y2 = box
-    cx1, cy1, cx2, cy2 = max(x1, 0), max(y1, 0), min(x2, width), min(y2, height)
+    cx1, cy1 = max(x1, 0), max(y1, 0)
+    cx2, cy2 = max(cx1, min(x2, width)), max(cy1, min(y2, height))  # empty, not negative
     if cx2 <= cx1 or cy2 <= cy1:
         raise ValueError(f"crop {box} lies outside the {width}x{height} frame")
     crop = image[cy1:cy2, cx1:cx2]
@@ -35,7 +36,8 @@ def extract(image: np.ndarray, box: CropBox) -> np.ndarray:
 def visible_region(box: CropBox, width: int, height: int) -> tuple[slice, slice, slice, slice]:
     """(frame_rows, frame_cols, crop_rows, crop_cols) of the part of ``box`` inside the frame."""
     x1, y1, x2, y2 = box
-    cx1, cy1, cx2, cy2 = max(x1, 0), max(y1, 0), min(x2, width), min(y2, height)
+    cx1, cy1 = max(x1, 0), max(y1, 0)
+    cx2, cy2 = max(cx1, min(x2, width)), max(cy1, min(y2, height))  # empty, not negative
     return (
         slice(cy1, cy2),
         slice(cx1, cx2),
