@@ -18,32 +18,32 @@ def square_box(box_xyxy: np.ndarray, margin: float) -> CropBox:
     return left, top, left + side_px, top + side_px
 
 
-def extract(image: np.ndarray, box: CropBox) -> np.ndarray:
-    """Cut ``box`` out of ``image``; parts outside the frame are filled by edge replication."""
-    height, width = image.shape[:2]
-    x1, y1, x2, y2 = box
-    cx1, cy1 = max(x1, 0), max(y1, 0)
-    cx2, cy2 = max(cx1, min(x2, width)), max(cy1, min(y2, height))  # empty, not negative
-    if cx2 <= cx1 or cy2 <= cy1:
-        raise ValueError(f"crop {box} lies outside the {width}x{height} frame")
-    crop = image[cy1:cy2, cx1:cx2]
-    pads = (cy1 - y1, y2 - cy2, cx1 - x1, x2 - cx2)
-    if any(pads):
-        crop = cv2.copyMakeBorder(crop, *pads, borderType=cv2.BORDER_REPLICATE)
-    return np.ascontiguousarray(crop)
-
-
 def visible_region(box: CropBox, width: int, height: int) -> tuple[slice, slice, slice, slice]:
-    """(frame_rows, frame_cols, crop_rows, crop_cols) of the part of ``box`` inside the frame."""
+    """(frame_rows, frame_cols, crop_rows, crop_cols) of the part of ``box`` inside the frame
+    (empty slices, never negative ones, when none of it is)."""
     x1, y1, x2, y2 = box
     cx1, cy1 = max(x1, 0), max(y1, 0)
-    cx2, cy2 = max(cx1, min(x2, width)), max(cy1, min(y2, height))  # empty, not negative
+    cx2, cy2 = max(cx1, min(x2, width)), max(cy1, min(y2, height))
     return (
         slice(cy1, cy2),
         slice(cx1, cx2),
         slice(cy1 - y1, cy2 - y1),
         slice(cx1 - x1, cx2 - x1),
     )
+
+
+def extract(image: np.ndarray, box: CropBox) -> np.ndarray:
+    """Cut ``box`` out of ``image``; parts outside the frame are filled by edge replication."""
+    height, width = image.shape[:2]
+    rows, cols, crop_rows, crop_cols = visible_region(box, width, height)
+    if rows.stop <= rows.start or cols.stop <= cols.start:
+        raise ValueError(f"crop {box} lies outside the {width}x{height} frame")
+    crop = image[rows, cols]
+    x1, y1, x2, y2 = box
+    pads = (crop_rows.start, y2 - y1 - crop_rows.stop, crop_cols.start, x2 - x1 - crop_cols.stop)
+    if any(pads):
+        crop = cv2.copyMakeBorder(crop, *pads, borderType=cv2.BORDER_REPLICATE)
+    return np.ascontiguousarray(crop)
 
 
 def to_model_input(crops_bgr: list[np.ndarray], size_px: int, dtype: np.dtype) -> np.ndarray:
