@@ -86,32 +86,25 @@ def match_colour(enhanced: np.ndarray, original: np.ndarray, mask: np.ndarray) -
         luma_e, luma_o = lab_e[:, :, 0], lab_o[:, :, 0]
         mean_e, mean_o = float(luma_e[region].mean()), float(luma_o[region].mean())
         allowed = max(mean_o, LIFT_TARGET_L)
-        luma = luma_e.astype(np.float32)
-        if mean_e > allowed:
-            tables[:, 0] -= np.float32(mean_e - allowed)
-            luma -= np.float32(mean_e - allowed)
+        drop = np.float32(max(0.0, mean_e - allowed))  # lightness above what is allowed
+        tables[:, 0] -= drop
+        luma = luma_e.astype(np.float32) - drop
         tables[:, 0] = black_point_curve(luma, luma_o.astype(np.float32), region)(tables[:, 0])
     lut = np.clip(tables + 0.5, 0, 255).astype(np.uint8).reshape(256, 1, 3)
     return cv2.cvtColor(cv2.LUT(lab_e, lut), cv2.COLOR_LAB2BGR)
 
 
-def restore_black_point(
+def black_point_curve(
     luma: np.ndarray, original_luma: np.ndarray, region: np.ndarray
-) -> np.ndarray:
-    """Pull a lifted black point (5th percentile of the low-passed luma in ``region``) back
-    to the original's, by stretching only the tones below the face's mean luma.
+) -> Callable[[np.ndarray], np.ndarray]:
+    """The tone curve that pulls a lifted black point (5th percentile of the low-passed
+    ``luma`` in ``region``) back to the original's by stretching only the tones below the
+    face's mean luma; measured on ``luma`` (float), applied to any luma values (here an
+    8-bit lookup table).
 
     Low-passed, so noise (which a denoiser removes) does not count as black; the mean and
     everything brighter are kept as the enhancer made them.
     """
-    return black_point_curve(luma, original_luma, region)(luma)
-
-
-def black_point_curve(
-    luma: np.ndarray, original_luma: np.ndarray, region: np.ndarray
-) -> Callable[[np.ndarray], np.ndarray]:
-    """The tone curve of :func:`restore_black_point`, measured on ``luma`` (float), to
-    apply to any luma values (a frame's pixels or an 8-bit lookup table)."""
     sigma_px = max(1.0, luma.shape[0] / 48)
     low = cv2.GaussianBlur(luma, (0, 0), sigma_px)[region]
     low_original = cv2.GaussianBlur(original_luma, (0, 0), sigma_px)[region]
@@ -303,7 +296,7 @@ class Compositor:
         if self.config.marker and self.whole_image:
             enhanced = self._mark_corner(enhanced, crop_rows, crop_cols)
         weight = np.ascontiguousarray(mask[crop_rows, crop_cols, 0])
-        if weight.size == 0:  # a carried box that has left the frame
+        if weight.size == 0:  # none of the crop is in the frame (blendLinear refuses empty)
             return
         image[rows, cols] = cv2.blendLinear(
             np.ascontiguousarray(enhanced[crop_rows, crop_cols]),
