@@ -6,8 +6,9 @@ Per clip (its first 150 frames, 30 a pass, each frame converted once, as in a pi
 decoding to BGR through swscale and through
 :func:`streamproc.io.convert.frame_to_bgr`, and BGR back to an encoder's yuv420p both ways,
 in ms per frame with how far the values differ. Then :meth:`Compositor.paste` (colour
-match + feathered blend) of one face of 30, 60 and 120 px, in ms. Single process, medians
-of 5 passes; run it with nothing else on the cores.
+match + feathered blend) of one face of 30, 60 and 120 px, in ms (median call of
+:func:`benchmarks.measure.repeat`). Single process, medians of 5 passes; run it with
+nothing else on the cores.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import av
 import cv2
 import numpy as np
 
+from benchmarks import measure
 from streamproc.core.config import config_from_dict
 from streamproc.core.packet import Face
 from streamproc.io.convert import bgr_to_frame, frame_to_bgr
@@ -29,6 +31,7 @@ from streamproc.vision.composite import Compositor
 
 FRAMES = 150
 PASSES = 5
+PASTE_TIMING = measure.Timing(min_s=1.0, min_iters=200)
 
 
 def ms_per_item(fn: Callable[[object], object], items: list) -> float:
@@ -86,7 +89,8 @@ def pastes() -> None:
         face = Face(box, 0.9, 1, (x1, y1, x1 + side, y1 + side))
         face.crop = image[y1 : y1 + side, x1 : x1 + side].copy()
         face.enhanced = cv2.GaussianBlur(face.crop, (3, 3), 0)
-        ms = ms_per_item(lambda f: compositor.paste(image, f), [face] * 500)
+        times = measure.repeat(lambda f=face: compositor.paste(image, f), PASTE_TIMING)
+        ms = 1000 * statistics.median(times)
         print(f"paste of a {face_px} px face ({side} px crop): {ms:.3f} ms")
 
 

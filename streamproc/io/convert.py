@@ -44,5 +44,7 @@ def bgr_to_frame(image: np.ndarray, pix_fmt: str) -> av.VideoFrame:
     encoder converts to its format itself."""
     height, width = image.shape[:2]
     if pix_fmt == "yuv420p" and _even(width, height):
-        return av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), "yuv420p")
+        return av.VideoFrame.from_ndarray(
+            cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), format="yuv420p"
+        )
     return av.VideoFrame.from_ndarray(image, format="bgr24")
