@@ -217,7 +217,7 @@ def test_a_file_detects_tiny_faces_more_often_however_it_is_batched(batches):
     for size in batches:
         batch = packets_of("file", range(start, start + size))
         todo, done = pipe._plan_detection(batch, {"file": file})
-        pipe._detect([p for p in todo if not any(p is d for d in done)], {"file": file})
+        pipe._detect_and_track(batch, todo, {"file": file}, done)
         detected += [p.index for p in todo]
         start += size
     # A tiny face on 6 and 8: every 2nd frame up to 38 (30 after 8), then every 3rd again.
