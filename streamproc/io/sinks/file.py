@@ -165,7 +165,8 @@ class FileSink:
         stream.time_base = packet.time_base
         stream.codec_context.time_base = packet.time_base
         if self._config.codec in ("libx264", "libx265"):
-            stream.options = {"crf": str(self._config.crf), "preset": self._config.preset}
+            preset = self._config.live_preset if self._live else self._config.preset
+            stream.options = {"crf": str(self._config.crf), "preset": preset}
         if self._config.codec == "libx264":
             # x264's threaded lookahead makes frame decisions depend on thread timing, so
             # the same frames can encode to different bytes. A synchronous lookahead gives

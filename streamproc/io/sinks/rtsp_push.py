@@ -82,7 +82,7 @@ class _Connection:
     (FFmpeg's rtsp muxer talks to the server when the header is written)."""
 
     def __init__(
-        self, url: str, first: _Frame, fps: Fraction, crf: int, open_timeout_s: float
+        self, url: str, first: _Frame, fps: Fraction, output: OutputConfig, open_timeout_s: float
     ) -> None:
         # TCP: RTP over the RTSP connection, so a lost packet is resent, not a broken
         # picture, and the server's address is the only port to reach. ``timeout`` bounds
@@ -98,7 +98,11 @@ class _Connection:
             stream.codec_context.time_base = PUSH_TIME_BASE
             stream.codec_context.gop_size = max(1, round(float(fps) * KEYFRAME_S))
             # Every frame leaves as soon as it is encoded: no lookahead, no B-frames.
-            stream.options = {"preset": "ultrafast", "tune": "zerolatency", "crf": str(crf)}
+            stream.options = {
+                "preset": output.live_preset,
+                "tune": "zerolatency",
+                "crf": str(output.crf),
+            }
         except _SEND_ERRORS:
             self.container.close()
             raise
@@ -145,7 +149,7 @@ class RtspPushSink:
         self._url = url
         self.url = mask_url(url)
         self._info = info
-        self._crf = output.crf
+        self._output = output
         self._backoff = source
         self._queue: queue.Queue[_Frame] = queue.Queue(maxsize=QUEUE_FRAMES)
         self._lock = threading.Lock()
@@ -208,7 +212,7 @@ class RtspPushSink:
                             self._url,
                             frame,
                             self._info.fps,
-                            self._crf,
+                            self._output,
                             self._backoff.open_timeout_s,
                         )
                         conn.send(frame)  # connects
