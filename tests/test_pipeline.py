@@ -154,6 +154,32 @@ def test_gather_batches_frames_up_to_limit():
     assert sink.indices == list(range(40))
 
 
+class SlowSink(Recorder):
+    """A writer slower than the stages, so that its camera's outbox fills up."""
+
+    def write(self, packet):
+        time.sleep(0.002)
+        super().write(packet)
+
+
+def test_a_full_outbox_does_not_stall_the_detect_worker_until_its_next_poll(monkeypatch):
+    """The detect worker takes no frame of a camera whose outbox is full; the writer wakes
+    it when it frees a slot. Without that it would sleep out its poll (here 2 s) each time,
+    with the reader blocked on the full inbox and no one else to wake it."""
+    import streamproc.core.pipeline as engine_module
+
+    monkeypatch.setattr(engine_module, "POLL_S", 2.0)
+    sink = SlowSink()
+    pipe = engine(FakeSource(60, live=False), SlowStage(0.0), sink, 1, 1)
+    assert pipe.cameras[0].outbox.maxsize == 1 + 2  # queue_frames + 2 worker batches of 1
+    pipe.start()
+    try:
+        wait_for(lambda: len(sink.indices) == 60, 20, "all 60 frames written")
+    finally:
+        pipe.finish()
+    assert sink.indices == list(range(60))
+
+
 def packets_of(cam_id: str, indices: range) -> list[FramePacket]:
     image = np.zeros((48, 64, 3), np.uint8)
     return [FramePacket(i, i, Fraction(1, 25), image, 0.0, source_id=cam_id) for i in indices]

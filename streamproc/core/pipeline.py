@@ -70,6 +70,8 @@ class _EndOfStream:
 
 EOS = _EndOfStream()
 POLL_S = 0.05
+# Batches in the shared workers at once: the detect worker's and the enhance worker's.
+WORKER_BATCHES = 2
 # How long finish() waits for threads that were told to stop (or have ended) to exit. It
 # bounds a shutdown, not a run: callers wait for the run itself (join) before finish().
 STOP_TIMEOUT_S = 30.0
@@ -196,7 +198,12 @@ class Camera:
         self.inbox: queue.Queue = queue.Queue(
             maxsize=pcfg.live_queue_frames if self.live else pcfg.queue_frames
         )
-        self.outbox: queue.Queue = queue.Queue(maxsize=pcfg.queue_frames)
+        # Frames the shared workers hold (a batch each, detecting and enhancing) have their
+        # outbox slot reserved (Pipeline._take): room for them besides the queue_frames
+        # waiting for the writer, else the writer would wait on the workers' next batch.
+        self.outbox: queue.Queue = queue.Queue(
+            maxsize=pcfg.queue_frames + WORKER_BATCHES * config.enhance.max_batch_frames
+        )
         self.tracker = tracker
         self.cadence = DetectionCadence(config.detect)  # which of its frames are detected
         self.preview = preview
@@ -540,6 +547,9 @@ class Pipeline:
                     item = cam.outbox.get(timeout=POLL_S)
                 except queue.Empty:
                     continue
+                # A slot is free: the detect worker, which takes no frame of a camera whose
+                # outbox is full, may take the next one now instead of at its next poll.
+                self._wake.set()
                 if item is EOS:
                     cam.stats.finished_s = time.monotonic()  # its own end, for its fps
                     return
