@@ -324,6 +324,8 @@ class OutputConfig:
 class PipelineConfig:
     """Queue sizes between the threads (frames)."""
 
+    # Frames waiting between threads; a camera's output queue also has room for the frames
+    # in the shared workers (2 x enhance.max_batch_frames), which reserve a slot there.
     queue_frames: int = 8
     # Frames a live source may hold before dropping the oldest. 4: room for the backlog a
     # slow detection call leaves (~100 ms on 2 AVX2 cores), which the engine then detects
