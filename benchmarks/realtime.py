@@ -87,7 +87,10 @@ class _Walker:
     stops: bool  # walks to the middle, stands still for 4 s, walks on
 
 
-def _walkers(size: tuple[int, int], fps: int, rng: np.random.Generator) -> list[_Walker]:
+def _walkers(
+    size: tuple[int, int], fps: int, rng: np.random.Generator, pace: float = 1.0
+) -> list[_Walker]:
+    """Three people; ``pace`` scales their 1, 2 and 3 px a frame."""
     from benchmarks.clips import _face_sprites
 
     width = size[0]
@@ -97,7 +100,7 @@ def _walkers(size: tuple[int, int], fps: int, rng: np.random.Generator) -> list[
         scale = face_px / face.shape[0]
         face = cv2.resize(face, (max(2, round(face.shape[1] * scale)), face_px))
         alpha = cv2.resize(alpha, (face.shape[1], face_px))[:, :, None]
-        speed = [1.0, 2.0, 3.0][i] * (1 if i % 2 == 0 else -1)
+        speed = [1.0, 2.0, 3.0][i] * pace * (1 if i % 2 == 0 else -1)
         start = int(rng.integers(0, 2 * fps))
         # Walk across, (person 0: stop for 4 s on the way), 1 s off screen, again.
         period = int((width + face.shape[1]) / abs(speed)) + (4 * fps if i == 0 else 0) + fps
@@ -122,16 +125,18 @@ def _walker_x(person: _Walker, index: int, size: tuple[int, int], fps: int) -> i
     return x
 
 
-def quiet_clip(dst: Path, size: tuple[int, int], fps: int, frames: int, seed: int = 0) -> Path:
+def quiet_clip(
+    dst: Path, size: tuple[int, int], fps: int, frames: int, seed: int = 0, speed: float = 1.0
+) -> Path:
     """A static camera: a still scene with sensor noise; people (a face of 28-40 px over a
-    body) walk across, 1-3 px per frame, again and again, and one stops for 4 s on the way
-    each time. :func:`quiet_faces` says where the faces are drawn."""
+    body) walk across, 1-3 px per frame (times ``speed``), again and again, and one stops
+    for 4 s on the way each time. :func:`quiet_faces` says where the faces are drawn."""
     from benchmarks.clips import _scene
 
     rng = np.random.default_rng(seed)
     width, height = size
     scene = _scene(width, height, rng)
-    people = _walkers(size, fps, rng)
+    people = _walkers(size, fps, rng, speed)
     colours = [(60, 60, 140), (120, 90, 40), (50, 110, 60)]
     with av.open(str(dst), mode="w") as writer:
         stream = writer.add_stream("libx264", rate=fps)
@@ -160,14 +165,16 @@ def quiet_clip(dst: Path, size: tuple[int, int], fps: int, frames: int, seed: in
     return dst
 
 
-def quiet_faces(size: tuple[int, int], fps: int, frames: int, seed: int = 0) -> list[np.ndarray]:
+def quiet_faces(
+    size: tuple[int, int], fps: int, frames: int, seed: int = 0, speed: float = 1.0
+) -> list[np.ndarray]:
     """Per frame of :func:`quiet_clip` (same arguments), the xyxy boxes of the face sprites
     drawn: the truth a carried box is checked against (is a face still there?)."""
     from benchmarks.clips import _scene
 
     rng = np.random.default_rng(seed)
     _scene(size[0], size[1], rng)  # the same random draws as quiet_clip, in its order
-    people = _walkers(size, fps, rng)
+    people = _walkers(size, fps, rng, speed)
     out = []
     for index in range(frames):
         boxes = []

@@ -2,7 +2,7 @@
 recording what a client pushes to it.
 
 Run with Debian's /usr/bin/python3 (python3-gi lives there, not in the venv):
-    /usr/bin/python3 tests/rtsp_server.py CLIP.mp4 PORT [--loop] [--user U --password P]
+    /usr/bin/python3 tests/rtsp_server.py CLIP.mp4 PORT [--user U --password P]
     /usr/bin/python3 tests/rtsp_server.py --record OUT.ts PORT [--user U --password P]
 Prints "READY" on stdout once listening on 127.0.0.1:PORT/cam. Killing it is a camera
 outage; starting it again is the camera coming back. With ``--record`` it takes an H.264

@@ -7,6 +7,12 @@ tracked and lost tracks first (IoU fused with the score), then low-score detecti
 the tracks still unmatched (which keeps a face through a blurry frame), unconfirmed tracks
 last; new tracks from unmatched high-score detections; lost tracks forgotten after
 ``track_buffer`` frames (of video: detections are ``frames`` apart).
+
+Detections frames apart (the engine detects every n-th frame) are this module's own
+extension, and on consecutive frames it gives ultralytics' ids (tests/test_bytetrack.py).
+Unconfirmed and young tracks, whose velocity the filter does not know yet, are matched
+with boxes grown by the gap, and unconfirmed tracks are predicted as well, so that their
+second detection gives the filter their velocity.
 """
 
 from __future__ import annotations
@@ -29,6 +35,11 @@ UNCONFIRMED_COST = 0.7
 # detection before (a walking 20 px face is ~8 px on three frames later, out of its own
 # box; RESULTS.md, "Detection cadence by face size").
 UNCONFIRMED_BUFFER_PER_FRAME = 0.15
+# A track matched fewer times than this has no reliable velocity yet: detections frames
+# apart, it is also matched with the grown boxes (its Kalman prediction lags a walking
+# face: a 16 px face at 4 px a frame, detected every 3rd frame, got a new id every second
+# detection). Three updates give the filter the velocity.
+YOUNG_TRACK_HITS = 3
 
 
 class KalmanXYAH:
@@ -124,6 +135,7 @@ class Track:
     activated: bool = False
     frame: int = 0
     start_frame: int = 0
+    hits: int = 1  # detections matched to it, the first included
 
     @property
     def xyxy(self) -> np.ndarray:
@@ -161,10 +173,25 @@ class ByteTracker:
 
         return 1 - iou_matrix(grow(np.array([t.xyxy for t in tracks]).reshape(-1, 4)), grow(boxes))
 
+    def _young_fallback(
+        self, cost: np.ndarray, tracks: list[Track], boxes: np.ndarray, frames: int
+    ) -> None:
+        """Where a young track's grown box matches (as an unconfirmed track's would), that
+        cost instead, if lower: in place."""
+        young = [i for i, t in enumerate(tracks) if t.hits < YOUNG_TRACK_HITS]
+        if not young or not len(boxes):
+            return
+        buffered = self._buffered_cost(
+            [tracks[i] for i in young], boxes, UNCONFIRMED_BUFFER_PER_FRAME * frames
+        )
+        buffered = np.where(buffered <= UNCONFIRMED_COST, buffered, 1.0)
+        cost[young] = np.minimum(cost[young], buffered)
+
     def _refresh(self, track: Track, box: np.ndarray, score: float, index: int) -> None:
         track.mean, track.cov = self.kalman.update(track.mean, track.cov, xyxy_to_xyah(box))
         track.score, track.det_index, track.frame = score, index, self.frame
         track.state, track.activated = TRACKED, True
+        track.hits += 1
 
     def update(self, boxes_xyxy: np.ndarray, scores: np.ndarray, frames: int = 1) -> list[Track]:
         """The activated tracks matched to a detection this frame (``det_index`` says which).
@@ -179,11 +206,16 @@ class ByteTracker:
         confirmed = [t for t in self.tracked if t.activated]
         unconfirmed = [t for t in self.tracked if not t.activated]
         pool = confirmed + self.lost
-        for track in pool:
+        # Detections frames apart: unconfirmed tracks are predicted too (with no velocity
+        # their box stays; the covariance grows), so that their second detection teaches
+        # the filter their velocity. On consecutive frames, the paper's (and ultralytics').
+        for track in pool + (unconfirmed if frames > 1 else []):
             track.mean, track.cov = self.kalman.predict(track.mean, track.cov, frames)
         tracked_now: list[Track] = []
         # 1: high-score detections against tracked + lost tracks.
         cost = self._cost(pool, boxes[high_idx], scores[high_idx], fuse=True)
+        if frames > 1:
+            self._young_fallback(cost, pool, boxes[high_idx], frames)
         matches, left_tracks, left_high = assign(cost, cfg.match_thresh)
         for t, d in matches:
             index = int(high_idx[d])
