@@ -6,6 +6,10 @@ detector's input (its height scaled as the full-frame pass scales the frame). Me
 (RESULTS.md, "Detection cadence"): faces of 16 px and more in the detector's input were
 found as often detecting every 3rd frame as every 2nd, faces under 12 px were not (they
 are found on some detection frames only, and carried without a velocity until confirmed).
+Also every ``small_face_every_n``-th for as long after a face moved ``detect.fast_face_speed``
+of its height a frame between two detections (its centre against the nearest one the
+detection before found): a small face that crosses its own width between detections is
+lost by the tracker (RESULTS.md, "Fast faces").
 
 The interval after a detected frame depends on what that frame's detection found, so the
 engine detects a camera's frame before it plans that camera's next one (a file's batches
@@ -20,6 +24,11 @@ from streamproc.core.packet import FramePacket
 # A tiny face is found on some detection frames only: the shorter interval holds for this
 # many frames after one was last found (the tracker's default memory of a lost face).
 SMALL_FACE_HOLD_FRAMES = 30
+# A face whose nearest face in the detection before is further than this many of its
+# heights is taken for another face (one that came in), not a fast one; so is a face of
+# a height more than this factor off.
+FAST_FACE_MAX_JUMP = 2.0
+FAST_FACE_MAX_SCALE = 1.5
 
 
 class DetectionCadence:
@@ -35,6 +44,9 @@ class DetectionCadence:
         self.frames_seen = 0
         self.last_detected = -1_000_000  # frames_seen of its latest detected frame
         self.small_seen = -1_000_000  # frames_seen of the latest frame with a tiny face
+        self.fast_face_speed = config.fast_face_speed
+        self.fast_seen = -1_000_000  # ... with a face that moved fast since the detection before
+        self._previous: tuple[int, list[tuple[float, float, float]]] = (0, [])
 
     @property
     def small_faces(self) -> bool:
@@ -42,8 +54,14 @@ class DetectionCadence:
         return self.frames_seen - self.small_seen <= SMALL_FACE_HOLD_FRAMES
 
     @property
+    def fast_faces(self) -> bool:
+        """A face moved at least ``fast_face_speed`` within the last hold frames."""
+        return self.frames_seen - self.fast_seen <= SMALL_FACE_HOLD_FRAMES
+
+    @property
     def interval(self) -> int:
-        return self.small_every_n if self.small_faces else self.every_n
+        short = self.small_faces or self.fast_faces
+        return self.small_every_n if short else self.every_n
 
     @property
     def may_be_due(self) -> bool:
@@ -70,3 +88,33 @@ class DetectionCadence:
             for face in packet.faces
         ):
             self.small_seen = self.last_detected
+        faces = [
+            (
+                (f.box_xyxy[0] + f.box_xyxy[2]) / 2,
+                (f.box_xyxy[1] + f.box_xyxy[3]) / 2,
+                f.box_xyxy[3] - f.box_xyxy[1],
+            )
+            for f in packet.faces
+        ]
+        if self.fast_face_speed > 0 and self._moved_fast(faces):
+            self.fast_seen = self.last_detected
+        self._previous = (self.last_detected, faces)
+
+    def _moved_fast(self, faces: list[tuple[float, float, float]]) -> bool:
+        """Some face is ``fast_face_speed`` heights a frame from its nearest face of about
+        its size in the detection before (centres; nearer than FAST_FACE_MAX_JUMP
+        heights)."""
+        frame, before = self._previous
+        gap = self.last_detected - frame
+        if gap <= 0:
+            return False
+        for cx, cy, height in faces:
+            alike = [
+                ((cx - x) ** 2 + (cy - y) ** 2) ** 0.5
+                for x, y, h in before
+                if height / FAST_FACE_MAX_SCALE <= h <= height * FAST_FACE_MAX_SCALE
+            ]
+            moved = min(alike, default=float("inf"))
+            if self.fast_face_speed * gap * height <= moved <= FAST_FACE_MAX_JUMP * height:
+                return True
+        return False

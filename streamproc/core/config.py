@@ -80,6 +80,10 @@ class DetectConfig:
     every_n_frames: int = 3
     small_face_every_n: int = 2
     small_face_px: int = 16
+    # ... and every small_face_every_n for 30 frames after a face moved this many of its
+    # heights a frame between two detections (0 = off): a face crossing its own width
+    # between detections is lost by the tracker (RESULTS.md, "Fast faces").
+    fast_face_speed: float = 0.2
     max_faces: int = 64
     # cpu | 0 | cuda:0 (ort: the CUDA provider; ultralytics: its device).
     device: str = "cpu"
@@ -111,6 +115,7 @@ class DetectConfig:
 
     def __post_init__(self) -> None:
         _positive(self, "imgsz", "every_n_frames", "small_face_every_n", "max_faces")
+        _in_range(self, "fast_face_speed", 0.0, None, "[")
         _in_range(self, "threads", 0, None, "[")
         _positive(self, "full_every_n")
         _positive(self, "motion_width_px", "motion_threshold")
