@@ -15,6 +15,8 @@ shifts both sides of a ratio alike:
   and precision: the share of its output boxes that match an exhaustive detection (all,
   and those carried on the frames between detections).
 - live: the clip paced at its own fps as a live camera; dropped % and latency p95.
+- fast walkers: recall (as above, and of the faces drawn) on the quiet 432p clip with its
+  walkers twice as fast, so faces that cross their width between detections are measured.
 - ``startup_s``: a fresh ``python -m streamproc run`` of a one-frame clip, spawn to exit
   (an upper bound on time to first frame), and whether it imported torch.
 - detector backends: ms per 640-letterboxed frame, ONNX Runtime vs OpenVINO.
@@ -51,6 +53,9 @@ from streamproc.vision.track import FaceTracker
 
 RECALL_IOU = 0.3
 SIZES = {"432p": (768, 432), "720p": (1280, 720)}
+# The quiet clip's walkers this many times as fast (2-6 px a frame): recall on faces that
+# cross their width between detections (RESULTS.md, "Fast faces").
+FAST_WALKERS = 2.0
 
 
 def cctv_clip(src: Path, dst: Path, size: tuple[int, int], fps: int, frames: int) -> Path:
@@ -462,6 +467,12 @@ def run(
         drawn = None if size is None else quiet_faces(size, 30, limit)
         row["recall"] = recall(path, config, limit, drawn)
         results["clips"][name] = row
+    if clip is None:
+        log(f"realtime: recall on walkers {FAST_WALKERS:g}x as fast (quiet-432p)")
+        size, frames = SIZES["432p"], 30 * 12
+        path = quiet_clip(work / "walkers-fast-432p.mp4", size, 30, frames, speed=FAST_WALKERS)
+        drawn = quiet_faces(size, 30, frames, speed=FAST_WALKERS)
+        results["fast_walkers"] = recall(path, config, frames, drawn)
     first = next(iter(clips.values()))
     log("realtime: detector backends")
     results["detector_ms_per_frame"] = backends(first, config)
@@ -522,6 +533,15 @@ def lines(results: dict[str, Any]) -> list[str]:
             f"(passes {passes}), gate off {no_gate['detect_ms_per_frame']:.1f} "
             f"(gate speed-up {gain:.2f}x), exhaustive "
             f"{rec['exhaustive_detect_ms_per_frame']:.1f}"
+        )
+    fast = results.get("fast_walkers")
+    if fast is not None:
+        lane = fast["default"]
+        out.append(
+            f"walkers {FAST_WALKERS:g}x as fast (quiet-432p, 12 s): recall vs exhaustive "
+            f"{_pct(lane['recall'])} ({fast['exhaustive_faces']} faces), faces drawn found "
+            f"{_pct(lane['vs_drawn']['recall'])}, detections {sum(lane['passes'].values())} "
+            f"of {fast['frames']} frames"
         )
     det = results["detector_ms_per_frame"]
     shown = ", ".join(
