@@ -83,12 +83,7 @@ class DetectionCadence:
         """What the detection of ``packet`` (the latest detected frame) found."""
         height, width = packet.image.shape[:2]
         scale = self.imgsz / max(height, width)
-        if any(
-            (face.box_xyxy[3] - face.box_xyxy[1]) * scale < self.small_face_px
-            for face in packet.faces
-        ):
-            self.small_seen = self.last_detected
-        faces = [
+        faces = [  # centre x, centre y, height (frame px)
             (
                 (f.box_xyxy[0] + f.box_xyxy[2]) / 2,
                 (f.box_xyxy[1] + f.box_xyxy[3]) / 2,
@@ -96,6 +91,8 @@ class DetectionCadence:
             )
             for f in packet.faces
         ]
+        if any(h * scale < self.small_face_px for _, _, h in faces):
+            self.small_seen = self.last_detected
         if self.fast_face_speed > 0 and self._moved_fast(faces):
             self.fast_seen = self.last_detected
         self._previous = (self.last_detected, faces)
