@@ -52,7 +52,7 @@ class LoopingLiveSource:
     def __init__(self, clip: Path, config) -> None:
         self._clip, self._config = clip, config
         first = FileSource(clip, config.source)
-        self._fps = float(first.info.fps) or 25.0
+        self.fps = float(first.info.fps) or 25.0  # frames a second it replays at
         info = first.info
         first.close()
         self.info = SourceInfo(
@@ -73,7 +73,7 @@ class LoopingLiveSource:
             source = FileSource(self._clip, self._config.source)
             try:
                 for packet in source.frames(stop):
-                    wait_s = start + index / self._fps - time.monotonic()
+                    wait_s = start + index / self.fps - time.monotonic()
                     if wait_s > 0 and stop.wait(wait_s):
                         return
                     now = time.monotonic()
@@ -142,7 +142,7 @@ def soak(
     first_p95 = float(np.median([s[2] for s in after_warmup[:quarter]]))
     last_p95 = float(np.median([s[2] for s in after_warmup[-quarter:]]))
     growth = (rss_end - rss_start) / rss_start
-    interval_ms = 1000.0 / float(source.info.fps or 25)
+    interval_ms = 1000.0 / source.fps
     latency_ok = latency_flat(first_p95, last_p95, interval_ms, max_latency_ratio)
     passed = growth < max_rss_growth and latency_ok
     return SoakResult(
