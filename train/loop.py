@@ -33,7 +33,7 @@ from train.config import TrainConfig, dump_config, load_config
 from train.data import build_datasets
 from train.losses import Pix2PixLoss
 from train.metrics import finite_mean, psnr, ssim
-from train.models import define_D, define_G, outer_levels, set_requires_grad
+from train.models import define_D, define_G, outer_levels, same_architecture, set_requires_grad
 
 
 @dataclass
@@ -150,7 +150,9 @@ class Trainer:
 
     def _init_generator(self, path: Path) -> None:
         source = ckpt_io.load_checkpoint(path)
-        if dict(source["generator_config"]) != self.cfg.generator.to_dict():
+        # The weights of a fully convolutional generator do not depend on its input size:
+        # a model may be fine-tuned at another size (the rest must match).
+        if not same_architecture(dict(source["generator_config"]), self.cfg.generator.to_dict()):
             raise ConfigError(
                 f"init_from {path}: its generator_config {dict(source['generator_config'])} "
                 f"differs from this run's generator {self.cfg.generator.to_dict()}"

@@ -43,6 +43,14 @@ SEED_GENERATOR = GeneratorConfig(base_channels=64, depth=7, norm="batch", input_
 LITE_GENERATOR = GeneratorConfig(base_channels=16, depth=5, norm="batch", input_size=128)
 
 
+def same_architecture(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two generator configs hold the same weights: equal except ``input_size`` (the
+    generator is fully convolutional, so its weights run, and fine-tune, at any size)."""
+    return {k: v for k, v in a.items() if k != "input_size"} == {
+        k: v for k, v in b.items() if k != "input_size"
+    }
+
+
 def _norm_layer(norm: str) -> type[nn.Module] | functools.partial | None:
     if norm == "batch":
         return functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True)
