@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -253,3 +254,69 @@ def test_auto_mode_leaves_faces_below_the_min_band_as_they_are(tiny_generator):
                         generator_max_face_px=32)  # fmt: skip
     packets = EnhanceStage(cfg).process(_packets(1, 2))
     assert all(f.enhancer == "classical" for f in packets[0].faces)
+
+
+@pytest.fixture(scope="module")
+def small_generator(tmp_path_factory: pytest.TempPathFactory):
+    """Another tiny generator at a 16 px input (other weights), as the small-face model."""
+    import dataclasses
+
+    from export.onnx import TINY_GENERATOR, export_tiny_generator
+
+    config = dataclasses.replace(TINY_GENERATOR, input_size=16)
+    return export_tiny_generator(tmp_path_factory.mktemp("small") / "s.onnx", 1, config)
+
+
+def _faces_of_heights(heights: list[int]) -> list[FramePacket]:
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (120, 320, 3), dtype=np.uint8)
+    faces = [
+        Face(box_xyxy=np.array([10 + 60 * i, 10, 10 + 60 * i + h, 10 + h], np.float32), score=0.9)
+        for i, h in enumerate(heights)
+    ]
+    return [FramePacket(index=0, pts=0, time_base=1, image=image, capture_s=0.0, faces=faces)]
+
+
+def test_small_faces_go_to_the_small_generator_and_the_rest_to_the_main_one(
+    tiny_generator, small_generator
+):
+    heights = [14, 30, 24, 40]  # limit 24: faces 0 and 2 are small
+    base = EnhanceConfig(mode="generator", model=str(tiny_generator), small_model="none")
+    routed = dataclasses.replace(base, small_model=str(small_generator))
+    only_small = dataclasses.replace(base, model=str(small_generator))
+    out = {}
+    for name, cfg in (("main", base), ("routed", routed), ("small", only_small)):
+        stage = EnhanceStage(cfg)
+        out[name] = [f.enhanced for f in stage.process(_faces_of_heights(heights))[0].faces]
+    assert stage.small_generator is None  # small_model "none"
+    for i, height in enumerate(heights):
+        want = out["small" if height <= 24 else "main"][i]
+        np.testing.assert_array_equal(out["routed"][i], want)
+        assert not np.array_equal(out["small"][i], out["main"][i])  # the two models differ
+
+
+def test_the_small_generator_ships_only_beside_the_shipped_model(tiny_generator, monkeypatch):
+    from streamproc.vision.enhance import stage
+
+    monkeypatch.setattr(stage, "SHIPPED_SMALL_MODEL", tiny_generator)
+    assert stage.small_generator_config(EnhanceConfig()).model == str(tiny_generator)
+    assert stage.small_generator_config(EnhanceConfig(small_model="none")) is None
+    # The user's own model enhances every face: no shipped small model beside it.
+    assert stage.small_generator_config(EnhanceConfig(model=str(tiny_generator))) is None
+    assert stage.small_generator_config(EnhanceConfig(mode="classical")) is None
+    missing = tiny_generator.with_name("missing.onnx")
+    monkeypatch.setattr(stage, "SHIPPED_SMALL_MODEL", missing)
+    assert stage.small_generator_config(EnhanceConfig()) is None
+    with pytest.raises(ModelError, match="small-face generator model not found"):
+        stage.small_generator_config(EnhanceConfig(small_model=str(missing)))
+
+
+def test_a_small_generator_failing_its_sha256_is_refused(tiny_generator, small_generator):
+    cfg = EnhanceConfig(
+        mode="generator",
+        model=str(tiny_generator),
+        small_model=str(small_generator),
+        small_model_sha256="0" * 64,
+    )
+    with pytest.raises(ModelError, match="fails its sha256 check"):
+        EnhanceStage(cfg)

@@ -46,3 +46,26 @@ def test_jobs_share_loaded_models_and_give_the_frames_of_fresh_ones(
         cache.close()
     assert len(fresh) == 24 and first == fresh and second == fresh
     assert len(changed) == 24
+
+
+def test_a_small_face_generator_is_loaded_once_and_named_in_the_manifest(
+    face_clip, tiny_generator, tmp_path
+):
+    from streamproc.audit.hashing import sha256_file
+
+    clip, _ = face_clip
+    small = [f"enhance.small_model={tiny_generator}", "enhance.small_model_max_face_px=400"]
+    overrides = [*FAST, *small]
+    cache = ModelCache()
+    try:
+        first = _run(clip, tmp_path / "first.mp4", overrides, cache)
+        assert cache.loads == 3  # detector, generator, small-face generator
+        assert _run(clip, tmp_path / "second.mp4", overrides, cache) == first
+        assert cache.loads == 3
+    finally:
+        cache.close()
+    assert first != _run(clip, tmp_path / "main.mp4", FAST, None)  # the faces went to it
+    models = json.loads(Path(f"{tmp_path / 'first.mp4'}.manifest.json").read_text())["models"]
+    assert models["small_generator"]["sha256"] == sha256_file(tiny_generator)
+    assert models["small_generator"]["max_face_px"] == 400
+    assert models["generator"]["file"] == "face_lite.onnx"

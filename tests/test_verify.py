@@ -102,3 +102,23 @@ def test_verify_refuses_non_manifests(tmp_path, capsys, content):
     path.write_text(content)
     assert main(["verify", str(path)]) == 2
     assert "not a streamproc manifest" in capsys.readouterr().err
+
+
+def test_verify_re_runs_with_the_runs_small_face_generator(
+    face_clip, tiny_generator, tmp_path, capsys
+):
+    clip, _ = face_clip
+    out = tmp_path / "small.mp4"
+    small = ["--set", f"enhance.small_model={tiny_generator}"]
+    small += ["--set", "enhance.small_model_max_face_px=400"]
+    assert main(["run", str(clip), "-o", str(out), "--quiet", *SETS, *small]) == 0
+    manifest = tmp_path / "small.mp4.manifest.json"
+    assert main(["verify", str(manifest)]) == 0
+    assert "re-run reproduces all" in capsys.readouterr().out
+    moved = tmp_path / "moved.onnx"
+    shutil.move(tiny_generator, moved)
+    try:
+        assert main(["verify", str(manifest)]) != 0
+        assert "small-face generator model not found" in capsys.readouterr().err
+    finally:
+        shutil.move(moved, tiny_generator)

@@ -124,8 +124,21 @@ def input_sha256(source: Any) -> str | None:
     return digest.hexdigest()
 
 
-def models_info(detector: Any, generator: Any) -> dict[str, Any]:
-    """The models of a run, taken when they are loaded (stages drop them when closed)."""
+def _generator_info(generator: Any) -> dict[str, Any]:
+    return {
+        "file": generator.model_path.name,
+        "path": str(generator.model_path.resolve()),
+        "sha256": generator.model_sha256,
+        "providers": generator.providers,
+        "provenance": generator.meta.provenance,
+    }
+
+
+def models_info(
+    detector: Any, generator: Any, small_generator: Any = None, small_max_face_px: int = 0
+) -> dict[str, Any]:
+    """The models of a run, taken when they are loaded (stages drop them when closed).
+    ``small_generator`` enhanced the generator's faces up to ``small_max_face_px`` tall."""
     return {
         # None: no detector ran (``--faces``: each image is the face).
         "detector": None
@@ -139,15 +152,10 @@ def models_info(detector: Any, generator: Any) -> dict[str, Any]:
             "precision": getattr(detector, "precision", None),
             "source_sha256": getattr(detector, "source_sha256", None),
         },
-        "generator": None
-        if generator is None
-        else {
-            "file": generator.model_path.name,
-            "path": str(generator.model_path.resolve()),
-            "sha256": generator.model_sha256,
-            "providers": generator.providers,
-            "provenance": generator.meta.provenance,
-        },
+        "generator": None if generator is None else _generator_info(generator),
+        "small_generator": None
+        if small_generator is None
+        else {**_generator_info(small_generator), "max_face_px": small_max_face_px},
     }
 
 

@@ -169,6 +169,13 @@ class EnhanceConfig:
     # Generator ONNX; empty means the model shipped in streamproc/models (if any).
     model: str = ""
     model_sha256: str = ""
+    # A second generator for the smallest faces, trained at their scale on a smaller input
+    # (cheaper a face): generator faces up to small_model_max_face_px tall go to it.
+    # "" = streamproc/models/face_small.onnx when shipped and `model` is the shipped one
+    # too; "none" = every face on `model`.
+    small_model: str = ""
+    small_model_sha256: str = ""
+    small_model_max_face_px: int = 24
     providers: tuple[str, ...] = ("cpu",)
     # onnxruntime | torch: the same ONNX file run as torch ops (a GPU when the providers
     # name cuda/tensorrt), for machines whose onnxruntime-gpu does not match their CUDA.
@@ -215,7 +222,9 @@ class EnhanceConfig:
             raise ConfigError("enhance.graph_optimization must be disable|basic|extended|all")
         _positive(self, "max_batch", "max_batch_frames", "classical_size_px", "max_face_px")
         _positive(self, "sharpen_sigma_px")
-        for name in ("auto_min_face_px", "generator_max_face_px", "intra_op_threads", "device_id"):
+        for name in ("auto_min_face_px", "generator_max_face_px", "small_model_max_face_px"):
+            _in_range(self, name, 0, None, "[")
+        for name in ("intra_op_threads", "device_id"):
             _in_range(self, name, 0, None, "[")
         for name in ("max_wait_ms", "denoise_strength", "sharpen_amount", "clahe_clip"):
             _in_range(self, name, 0.0, None, "[")
@@ -223,6 +232,8 @@ class EnhanceConfig:
         _in_range(self, "crop_margin", 0.0, 2.0, "[]")
         _in_range(self, "low_light_luma", 0.0, 255.0, "[]")
         _not_a_folder(self, "model")
+        if self.small_model != "none":
+            _not_a_folder(self, "small_model")
 
 
 @dataclass(frozen=True)

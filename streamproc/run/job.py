@@ -169,7 +169,12 @@ class Job:
             self._close(opened)
             raise
         detector, chain = stages
-        self.models = models_info(None if self.whole else detector, self.enhancer.generator)
+        self.models = models_info(
+            None if self.whole else detector,
+            self.enhancer.generator,
+            self.enhancer.small_generator,
+            self.config.enhance.small_model_max_face_px,
+        )
         self.recordings = [rec for _, _, rec in opened]
         self.mjpeg_server = None
         preview = preview or bool(config.output.mjpeg_port)
@@ -264,7 +269,7 @@ class Job:
         try:
             cache = self.model_cache
             self.enhancer = EnhanceStage(
-                enhance_cfg, cache.generator(enhance_cfg) if cache else None
+                enhance_cfg, cache.generators(enhance_cfg) if cache else None
             )
         except BaseException:
             detector.close()

@@ -19,7 +19,13 @@ from streamproc.audit.hashing import sha256_file
 from streamproc.core.config import DetectConfig, EnhanceConfig
 from streamproc.vision.detect import DetectorModel, load_detector, resolve_detector
 from streamproc.vision.enhance.onnx import GeneratorRunner
-from streamproc.vision.enhance.stage import generator_runner, resolve_generator, uses_generator
+from streamproc.vision.enhance.stage import (
+    Generators,
+    generator_runner,
+    resolve_generator,
+    small_generator_config,
+    uses_generator,
+)
 
 
 def _key(config: DetectConfig | EnhanceConfig, model_sha256: str) -> str:
@@ -46,10 +52,16 @@ class ModelCache:
             self.loads += 1
         return self._detectors[key]
 
-    def generator(self, config: EnhanceConfig) -> GeneratorRunner | None:
-        """None when ``enhance.mode`` uses no generator."""
+    def generators(self, config: EnhanceConfig) -> Generators:
+        """The main and small-face generators of ``config`` (None where it has none)."""
         if not uses_generator(config):
-            return None
+            return Generators()
+        small = small_generator_config(config)
+        return Generators(
+            self._generator(config), None if small is None else self._generator(small)
+        )
+
+    def _generator(self, config: EnhanceConfig) -> GeneratorRunner:
         key = _key(config, sha256_file(resolve_generator(config)))
         if key not in self._generators:
             self._generators[key] = generator_runner(config)

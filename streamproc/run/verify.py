@@ -59,6 +59,11 @@ def _rerun_config(doc: dict) -> dict:
     if generator:
         _check_hash(Path(generator["path"]), generator["sha256"], "generator model")
         config["enhance"]["model"] = generator["path"]
+    # The run's small-face generator (or none): with `model` set explicitly, '' would be none.
+    small = (doc.get("models") or {}).get("small_generator")
+    if small:
+        _check_hash(Path(small["path"]), small["sha256"], "small-face generator model")
+    config["enhance"]["small_model"] = small["path"] if small else "none"
     config["enhance"]["providers"] = ["cpu"]
     config["detect"]["device"] = "cpu"
     detector = (doc.get("models") or {}).get("detector") or {}
