@@ -127,8 +127,8 @@ def test_one_worker_loads_the_models_once_for_all_its_files(clips, tmp_path):
     assert [r.status for r in results] == ["finished"] * 3
     loads = [Path(f"{r.output}.loads").read_text().split() for r in results]
     assert len({pid for pid, _ in loads}) == 1  # one worker process ran all three
-    # Detector + generator loaded for the first file; the next two loaded nothing.
-    assert [int(n) for _, n in loads] == [2, 2, 2]
+    # Detector and both generators loaded for the first file; the next two loaded nothing.
+    assert [int(n) for _, n in loads] == [3, 3, 3]
     for clip, result in zip(clips[:3], results, strict=True):  # as with fresh models
         assert result.frame_sha256 == _single_process(clip, FAST, tmp_path)
 

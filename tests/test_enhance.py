@@ -282,7 +282,7 @@ def test_small_faces_go_to_the_small_generator_and_the_rest_to_the_main_one(
 ):
     heights = [14, 30, 24, 40]  # limit 24: faces 0 and 2 are small
     base = EnhanceConfig(mode="generator", model=str(tiny_generator), small_model="none")
-    routed = dataclasses.replace(base, small_model=str(small_generator))
+    routed = dataclasses.replace(base, small_model=str(small_generator), small_model_max_face_px=24)
     only_small = dataclasses.replace(base, model=str(small_generator))
     out = {}
     for name, cfg in (("main", base), ("routed", routed), ("small", only_small)):

@@ -24,7 +24,7 @@ def _run(clip: Path, output: Path, overrides: list[str], cache: ModelCache | Non
 @pytest.mark.parametrize(
     ("overrides", "models"),
     [
-        ([], 2),  # detector + generator (enhance.mode auto)
+        ([], 3),  # detector, generator and small-face generator (enhance.mode auto)
         (["enhance.mode=classical"], 1),  # no generator to load
     ],
 )

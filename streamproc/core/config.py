@@ -175,7 +175,7 @@ class EnhanceConfig:
     # too; "none" = every face on `model`.
     small_model: str = ""
     small_model_sha256: str = ""
-    small_model_max_face_px: int = 24
+    small_model_max_face_px: int = 20
     providers: tuple[str, ...] = ("cpu",)
     # onnxruntime | torch: the same ONNX file run as torch ops (a GPU when the providers
     # name cuda/tensorrt), for machines whose onnxruntime-gpu does not match their CUDA.
