@@ -22,9 +22,8 @@ from streamproc.vision.enhance.onnx import GeneratorRunner
 from streamproc.vision.enhance.stage import (
     Generators,
     generator_runner,
+    load_generators,
     resolve_generator,
-    small_generator_config,
-    uses_generator,
 )
 
 
@@ -54,12 +53,7 @@ class ModelCache:
 
     def generators(self, config: EnhanceConfig) -> Generators:
         """The main and small-face generators of ``config`` (None where it has none)."""
-        if not uses_generator(config):
-            return Generators()
-        small = small_generator_config(config)
-        return Generators(
-            self._generator(config), None if small is None else self._generator(small)
-        )
+        return load_generators(config, self._generator)
 
     def _generator(self, config: EnhanceConfig) -> GeneratorRunner:
         key = _key(config, sha256_file(resolve_generator(config)))

@@ -7,6 +7,7 @@ The pipeline hands this stage several frames at once (up to ``max_batch_frames``
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -72,11 +73,14 @@ class Generators:
     small: GeneratorRunner | None = None
 
 
-def load_generators(config: EnhanceConfig) -> Generators:
+def load_generators(
+    config: EnhanceConfig, load: Callable[[EnhanceConfig], GeneratorRunner] = generator_runner
+) -> Generators:
+    """``config``'s generators, each loaded by ``load`` (a worker's cache passes its own)."""
     if not uses_generator(config):
         return Generators()
     small = small_generator_config(config)
-    return Generators(generator_runner(config), None if small is None else generator_runner(small))
+    return Generators(load(config), None if small is None else load(small))
 
 
 def auto_steps(height_px: float, config: EnhanceConfig) -> tuple[str, ...]:
@@ -140,12 +144,9 @@ class EnhanceStage:
         if self.small_generator is None:
             return self.run_generator(crops)
         limit = self.config.small_model_max_face_px
-        small = [i for i, face in enumerate(group) if face.height_px <= limit]
-        if not small:
-            return self.run_generator(crops)
-        large = [i for i in range(len(group)) if group[i].height_px > limit]
-        out: list[np.ndarray] = list(crops)
-        for indices, runner in ((small, self.small_generator), (large, self.generator)):
+        out = list(crops)
+        for small, runner in ((True, self.small_generator), (False, self.generator)):
+            indices = [i for i, face in enumerate(group) if (face.height_px <= limit) == small]
             if indices:
                 done = self.run_generator([crops[i] for i in indices], runner)
                 for i, enhanced in zip(indices, done, strict=True):
