@@ -124,3 +124,7 @@ def test_another_architecture_is_refused_in_one_line(exported, tmp_path, capsys)
     cfg_file.write_text((CONFIGS / "train_lite.yaml").read_text())
     code = from_onnx.main([str(tmp_path / "missing.onnx"), "--config", str(cfg_file), "-o", "x"])
     assert code == 2 and capsys.readouterr().err.startswith("error: ")
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"not a protobuf at all")
+    code = from_onnx.main([str(garbage), "--config", str(cfg_file), "-o", "x"])
+    assert code == 2 and "not a readable ONNX file" in capsys.readouterr().err

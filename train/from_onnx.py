@@ -19,7 +19,6 @@ Checks that the rebuilt generator matches ONNX Runtime on the exported model wit
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,12 +26,14 @@ from typing import Any
 import numpy as np
 import onnx
 import torch
+from google.protobuf.message import DecodeError
 from onnx import numpy_helper
 from torch import nn
 
 from streamproc.audit.hashing import sha256_file
 from streamproc.core.errors import ModelError, StreamprocError
 from streamproc.vision.enhance import model_meta
+from streamproc.vision.enhance.onnx import SessionConfig, create_session
 from train.checkpoint import save_checkpoint
 from train.config import TrainConfig, load_config
 from train.data import build_datasets
@@ -162,9 +163,7 @@ def measure_folded(generator: nn.Module, folded: list, inputs: torch.Tensor) -> 
 
 def parity(generator: nn.Module, onnx_path: Path, size_px: int) -> float:
     """Largest |torch - ONNX Runtime| on seeded inputs at ``size_px`` and at 128 px."""
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    session = create_session(onnx_path, SessionConfig())
     rng = np.random.default_rng(0)
     worst = 0.0
     for size in sorted({size_px, 128}):
@@ -179,12 +178,12 @@ def parity(generator: nn.Module, onnx_path: Path, size_px: int) -> float:
 def rebuild_checkpoint(onnx_path: Path, cfg: TrainConfig) -> dict[str, Any]:
     """The checkpoint ``init_from`` takes: ``onnx_path``'s weights in ``cfg.generator``'s
     architecture, norms measured on ``cfg``'s training crops at its input size."""
-    model = onnx.load(str(onnx_path))
-    props = {p.key: p.value for p in model.metadata_props}
-    if model_meta.KEY_GENERATOR_CONFIG not in props:
-        raise ModelError(f"{onnx_path} is not a streamproc generator (no generator config)")
-    exported = json.loads(props[model_meta.KEY_GENERATOR_CONFIG])
-    mine = cfg.generator.to_dict()
+    try:
+        model = onnx.load(str(onnx_path))
+    except (OSError, DecodeError) as err:
+        raise ModelError(f"{onnx_path} is not a readable ONNX file ({err})") from None
+    meta = model_meta.parse_meta({p.key: p.value for p in model.metadata_props}, onnx_path)
+    exported, mine = meta.generator.to_dict(), cfg.generator.to_dict()
     if not same_architecture(exported, mine):
         raise ModelError(f"{onnx_path} is {exported}; the config's generator is {mine}")
     generator, folded = rebuild_generator(model, cfg.generator)
@@ -196,7 +195,7 @@ def rebuild_checkpoint(onnx_path: Path, cfg: TrainConfig) -> dict[str, Any]:
     worst = parity(generator, onnx_path, cfg.generator.input_size)
     if worst > PARITY_MAX:
         raise ModelError(f"rebuilt generator differs from {onnx_path} by {worst:.2e}")
-    provenance = json.loads(props.get(model_meta.KEY_PROVENANCE, "{}"))
+    provenance = meta.provenance
     return {
         "generator_config": mine,
         "generator": generator.state_dict(),
