@@ -99,7 +99,8 @@ def test_bad_model_or_config(tmp_path, capsys, silent_clip, overrides, message):
     assert message in one_line_error(capsys, code)
 
 
-def test_corrupt_and_foreign_generator(tmp_path, capsys, silent_clip):
+@pytest.mark.parametrize("runtime", ["onnxruntime", "torch"])
+def test_corrupt_and_foreign_generator(tmp_path, capsys, silent_clip, runtime):
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes(os.urandom(4096))
     code = main(
@@ -111,6 +112,8 @@ def test_corrupt_and_foreign_generator(tmp_path, capsys, silent_clip):
             "enhance.mode=generator",
             "--set",
             f"enhance.model={corrupt}",
+            "--set",
+            f"enhance.runtime={runtime}",
         ]
     )
     assert "cannot load ONNX model corrupt.onnx" in one_line_error(capsys, code)

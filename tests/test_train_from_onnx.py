@@ -127,4 +127,4 @@ def test_another_architecture_is_refused_in_one_line(exported, tmp_path, capsys)
     garbage = tmp_path / "garbage.onnx"
     garbage.write_bytes(b"not a protobuf at all")
     code = from_onnx.main([str(garbage), "--config", str(cfg_file), "-o", "x"])
-    assert code == 2 and "not a readable ONNX file" in capsys.readouterr().err
+    assert code == 2 and "cannot load ONNX model garbage.onnx" in capsys.readouterr().err

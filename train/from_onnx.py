@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 import onnx
 import torch
-from google.protobuf.message import DecodeError
 from onnx import numpy_helper
 from torch import nn
 
@@ -34,6 +33,7 @@ from streamproc.audit.hashing import sha256_file
 from streamproc.core.errors import ModelError, StreamprocError
 from streamproc.vision.enhance import model_meta
 from streamproc.vision.enhance.onnx import SessionConfig, create_session
+from streamproc.vision.enhance.torch_graph import read_model
 from train.checkpoint import save_checkpoint
 from train.config import TrainConfig, load_config
 from train.data import build_datasets
@@ -178,10 +178,7 @@ def parity(generator: nn.Module, onnx_path: Path, size_px: int) -> float:
 def rebuild_checkpoint(onnx_path: Path, cfg: TrainConfig) -> dict[str, Any]:
     """The checkpoint ``init_from`` takes: ``onnx_path``'s weights in ``cfg.generator``'s
     architecture, norms measured on ``cfg``'s training crops at its input size."""
-    try:
-        model = onnx.load(str(onnx_path))
-    except (OSError, DecodeError) as err:
-        raise ModelError(f"{onnx_path} is not a readable ONNX file ({err})") from None
+    model = read_model(onnx_path)
     meta = model_meta.parse_meta({p.key: p.value for p in model.metadata_props}, onnx_path)
     exported, mine = meta.generator.to_dict(), cfg.generator.to_dict()
     if not same_architecture(exported, mine):

@@ -17,6 +17,7 @@ import numpy as np
 import onnx
 import torch
 import torch.nn.functional as F
+from google.protobuf.message import DecodeError
 from onnx import numpy_helper
 from torch import nn
 
@@ -65,6 +66,20 @@ def _dequantize(x: np.ndarray, scale: np.ndarray, zero: np.ndarray | None, node)
     return (x - zero.reshape(shape)) * scale.reshape(shape)
 
 
+def read_model(path: Path) -> onnx.ModelProto:
+    """``path`` parsed as ONNX; a file that is not one (corrupt, truncated, not ONNX at all)
+    is one :class:`ModelError`, as ONNX Runtime's loader says it."""
+    try:
+        return onnx.load(str(path))
+    except (
+        OSError,
+        DecodeError,
+        onnx.onnx_cpp2py_export.checker.ValidationError,
+        ValueError,
+    ) as err:
+        raise ModelError(f"cannot load ONNX model {path.name}: {err}") from None
+
+
 class OnnxGraph(nn.Module):
     """An ONNX graph as frozen torch ops: constants become buffers (``.to(device)`` moves
     them), nodes run in the graph's (topological) order."""
@@ -102,11 +117,7 @@ class OnnxGraph(nn.Module):
 
     @classmethod
     def load(cls, path: Path) -> OnnxGraph:
-        try:
-            model = onnx.load(str(path))
-        except (OSError, onnx.onnx_cpp2py_export.checker.ValidationError, ValueError) as err:
-            raise ModelError(f"cannot load ONNX model {path.name}: {err}") from None
-        return cls(model, path.name)
+        return cls(read_model(path), path.name)
 
     def _get(self, env: dict[str, torch.Tensor], name: str) -> torch.Tensor:
         return env[name] if name in env else getattr(self, self.names[name])
@@ -196,7 +207,7 @@ class TorchGeneratorRunner:
     def __init__(self, model_path: Path, config: EnhanceConfig) -> None:
         self.model_path = model_path
         self.model_sha256 = verify_sha256(model_path, config.model_sha256 or None)
-        model = onnx.load(str(model_path))
+        model = read_model(model_path)
         props = {p.key: p.value for p in model.metadata_props}
         self.meta: GeneratorMeta = model_meta.parse_meta(props, model_path)
         self.device = torch_device(config)
