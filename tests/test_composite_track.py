@@ -15,6 +15,7 @@ from streamproc.vision.composite import (
     bracket_rects,
     feather_mask,
     match_colour,
+    percentile,
 )
 from streamproc.vision.enhance.crops import extract
 from streamproc.vision.track import FaceTracker
@@ -214,3 +215,10 @@ def test_a_face_whose_crop_has_left_the_frame_pastes_nothing():
     face.enhanced = np.full((30, 30, 3), 200, np.uint8)
     Compositor(config).paste(image, face)
     assert (image == 90).all()
+
+
+@pytest.mark.parametrize("size", [4, 5, 37, 1000, 4097])
+@pytest.mark.parametrize("q", [0, 5, 50, 100])
+def test_percentile_is_numpys(size, q):
+    values = np.random.default_rng(size).normal(100, 30, size).astype(np.float32)
+    assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)), abs=1e-4)

@@ -36,6 +36,18 @@ def test_pre_post_are_inverses(side):
         np.testing.assert_array_equal(a, b)
 
 
+def test_model_output_outside_minus_one_to_one_is_clipped_not_folded():
+    """A generator without a final tanh may overshoot: -1.5 is black (not folded back up
+    by OpenCV's absolute value), 1.5 white; float16 outputs are read as well."""
+    batch = np.zeros((2, 3, 4, 4), np.float16)
+    batch[0] = -1.5
+    batch[1] = 1.5
+    dark, bright = from_model_output(batch, [4, 4])
+    assert dark.max() == 0 and bright.min() == 255
+    mid = from_model_output(np.full((1, 3, 4, 4), 0.2, np.float32), [4])[0]
+    assert np.all(mid == round(1.2 * 127.5))  # 153
+
+
 def test_model_input_is_rgb():
     crop = np.zeros((8, 8, 3), np.uint8)
     crop[:, :, 2] = 255  # red in BGR
