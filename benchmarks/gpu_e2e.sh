@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# On the lent GPU machine (device tool), from the repository root, after
+# scripts/gpu_carry.sh here: unpack .carry, then the generator's faces/s on the GPU and the
+# pipeline end to end (benchmarks/gpu_e2e.py); results under $OUT. Extra arguments go to
+# gpu_e2e.py (e.g. --sizes 1080p --seconds 10).
+set -euo pipefail
+out=${OUT:-/tmp/gpu_e2e}
+mkdir -p /tmp/site "$out"
+tar -C /tmp/site -xJf .carry/site.tar.xz
+xz -dc .carry/detector.onnx.xz > /tmp/detector.onnx
+export PYTHONPATH=/tmp/site:$PWD YOLO_OFFLINE=1 YOLO_AUTOINSTALL=false PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/nvidia_smi.csv"
+python3 -m benchmarks.gpu_generator --providers cuda --batches 1,8,32,128 --seconds 2 \
+  --out "$out/gpu_generator.json"
+python3 -m benchmarks.gpu_e2e --detector /tmp/detector.onnx \
+  --detector-sha256 "$(cat .carry/detector.sha256)" --out "$out" "$@" 2>&1 | tee "$out/gpu_e2e.log"
