@@ -2,7 +2,7 @@
 # On the lent GPU machine (device tool), from the repository root, after
 # scripts/gpu_carry.sh here: unpack .carry, then the generator's faces/s on the GPU and the
 # pipeline end to end (benchmarks/gpu_e2e.py); results under $OUT. Extra arguments go to
-# gpu_e2e.py (e.g. --sizes 1080p --seconds 10).
+# gpu_e2e.py (e.g. --sizes 1080p --seconds 6). About 4 minutes on a 16-core machine.
 set -euo pipefail
 out=${OUT:-/tmp/gpu_e2e}
 mkdir -p /tmp/site "$out"
@@ -13,4 +13,4 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out
 python3 -m benchmarks.gpu_generator --providers cuda --batches 1,8,32,128 --seconds 2 \
   --out "$out/gpu_generator.json"
 python3 -m benchmarks.gpu_e2e --detector /tmp/detector.onnx \
-  --detector-sha256 "$(cat .carry/detector.sha256)" --out "$out" "$@" 2>&1 | tee "$out/gpu_e2e.log"
+  --detector-sha256 "$(cat .carry/detector.sha256)" --out "$out" --seconds 12 "$@" 2>&1 | tee "$out/gpu_e2e.log"
