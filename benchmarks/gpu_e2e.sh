@@ -2,7 +2,7 @@
 # On the lent GPU machine (device tool), from the repository root, after
 # scripts/gpu_carry.sh here: unpack .carry, then the generator's faces/s on the GPU and the
 # pipeline end to end (benchmarks/gpu_e2e.py); results under $OUT. Extra arguments go to
-# gpu_e2e.py (e.g. --sizes 1080p --seconds 6). About 4 minutes on a 16-core machine.
+# gpu_e2e.py (e.g. --sizes 1080p --seconds 6). Not yet run there (no GPU lent since it was written).
 set -euo pipefail
 out=${OUT:-/tmp/gpu_e2e}
 mkdir -p /tmp/site "$out"
