@@ -5,12 +5,22 @@
 # gpu_e2e.py (e.g. --sizes 1080p --seconds 6). Not yet run there (no GPU lent since it was written).
 set -euo pipefail
 out=${OUT:-/tmp/gpu_e2e}
+providers=${PROVIDERS:-cuda}  # cpu: the same run on a machine without a GPU
 mkdir -p /tmp/site "$out"
-tar -C /tmp/site -xJf .carry/site.tar.xz
-xz -dc .carry/detector.onnx.xz > /tmp/detector.onnx
+# Python's tarfile and lzma, not tar/xz: the image's tools are not guaranteed
+python3 - <<'PY'
+import lzma, shutil, tarfile
+with tarfile.open(".carry/site.tar.xz") as archive:
+    archive.extractall("/tmp/site", filter="data")
+with lzma.open(".carry/detector.onnx.xz") as src, open("/tmp/detector.onnx", "wb") as dst:
+    shutil.copyfileobj(src, dst)
+PY
 export PYTHONPATH=/tmp/site:$PWD YOLO_OFFLINE=1 YOLO_AUTOINSTALL=false PYTHONUNBUFFERED=1
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/nvidia_smi.csv"
-python3 -m benchmarks.gpu_generator --providers cuda --batches 1,8,32,128 --seconds 2 \
+if [ "$providers" = cuda ]; then
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/nvidia_smi.csv"
+fi
+python3 -m benchmarks.gpu_generator --providers "$providers" --batches 1,8,32,128 --seconds 2 \
   --out "$out/gpu_generator.json"
 python3 -m benchmarks.gpu_e2e --detector /tmp/detector.onnx \
-  --detector-sha256 "$(cat .carry/detector.sha256)" --out "$out" --seconds 12 "$@" 2>&1 | tee "$out/gpu_e2e.log"
+  --detector-sha256 "$(cat .carry/detector.sha256)" --providers "$providers" --out "$out" \
+  --seconds 12 "$@" 2>&1 | tee "$out/gpu_e2e.log"
