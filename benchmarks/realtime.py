@@ -333,6 +333,7 @@ def recall(
             **_score(truth, lane.boxes, lane.detected),
             "detect_ms_per_frame": 1000 * lane.busy_s / len(frames),
             "passes": dict(lane.detector.passes),
+            "full_passes_rechecked": lane.detector.rechecked,
         }
         for name, lane in lanes.items()
         if name != "exhaustive"
@@ -528,6 +529,7 @@ def lines(results: dict[str, Any]) -> list[str]:
             out.append(f"  vs the faces drawn: {shown}")
         gain = no_gate["detect_ms_per_frame"] / max(default["detect_ms_per_frame"], 1e-9)
         passes = " ".join(f"{k}:{v}" for k, v in default["passes"].items())
+        passes += f", {default.get('full_passes_rechecked', 0)} full rechecked"
         out.append(
             f"  detect ms/frame, interleaved: default {default['detect_ms_per_frame']:.1f} "
             f"(passes {passes}), gate off {no_gate['detect_ms_per_frame']:.1f} "

@@ -21,7 +21,7 @@ from streamproc.core.packet import FramePacket
 from streamproc.vision.bytetrack import iou_matrix
 from streamproc.vision.detect import FaceDetector, detector_threads, nms
 from streamproc.vision.letterbox import apply_letterbox, plan_letterbox
-from streamproc.vision.motion import MotionGate
+from streamproc.vision.motion import MotionGate, small_in_full_pass
 from streamproc.vision.track import FaceTracker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,6 +181,47 @@ def test_a_face_standing_still_is_found_by_the_periodic_full_pass():
     assert first_found is not None and first_found >= full_every_n
     assert kinds[first_found] == "full"
     assert "crops" in kinds[first_found + 1 :]  # kept by crops around the faces, not by luck
+
+
+def test_a_full_pass_keeps_a_face_too_small_for_it_that_the_crops_found():
+    """At 1080p a 42 px face is 14 px in the full pass's 640 px input, where the detector
+    does not see it; the motion crops find it at native resolution. Before, every full pass
+    then lost it (and the tracker the frames after); now a full pass looks again around
+    such faces of the last detection, so once found it is found on every frame."""
+    bg = background(1920, 1080)
+    patch = face_patches(42)[0]
+    detector = FaceDetector(DetectConfig(every_n_frames=1, full_every_n=4))
+    first_found, full_frames = None, 0
+    try:
+        for i in range(40):
+            frame, truth = _walk_in(i, bg, patch, speed_px=6)
+            before = detector.passes["full"]
+            faces = _faces(detector, frame, i)
+            hit = bool(truth) and len(faces) and iou_matrix(faces, np.array([truth])).max() > 0.3
+            if first_found is None and hit and truth[2] - truth[0] == patch.shape[1]:
+                first_found = i
+            elif first_found is not None:
+                full = detector.passes["full"] > before
+                assert hit, f"frame {i}: lost the face ({'full pass' if full else 'crops'})"
+                full_frames += full
+    finally:
+        detector.close()
+    assert first_found is not None and first_found < 20
+    assert full_frames >= 3 and detector.rechecked >= full_frames
+
+
+@pytest.mark.parametrize(
+    ("size", "heights", "expected"),
+    [
+        ((1920, 1080), [12, 16, 40, 47, 48], [16, 40, 47]),  # x 1/3: 47 -> 15.7, 48 -> 16
+        ((1280, 720), [15, 20, 31, 32], [20, 31]),  # x 1/2
+        ((768, 432), [15, 16, 19, 20], [16, 19]),  # x 0.83: 19 -> 15.8
+    ],
+)
+def test_small_in_full_pass_are_faces_the_shrunk_frame_makes_too_small(size, heights, expected):
+    faces = np.array([[100, 100, 100 + h, 100 + h] for h in heights], np.float32)
+    small = small_in_full_pass(faces, *size, DetectConfig())
+    assert list(small[:, 3] - small[:, 1]) == expected
 
 
 def test_motion_gate_plans():

@@ -27,8 +27,16 @@ from streamproc.core.config import DetectConfig
 from streamproc.core.errors import ModelError
 from streamproc.core.packages import package_file
 from streamproc.core.packet import Face, FramePacket
+from streamproc.vision.bytetrack import iou_matrix
 from streamproc.vision.letterbox import STRIDE_PX, Letterbox, input_blob, plan_letterbox
-from streamproc.vision.motion import CALL_COST_PX, MotionGate, Region
+from streamproc.vision.motion import (
+    CALL_COST_PX,
+    MotionGate,
+    Region,
+    crop_regions,
+    grown_faces,
+    small_in_full_pass,
+)
 from streamproc.vision.quantize import Int8Model, build_int8, cache_dir
 
 log = logging.getLogger(__name__)
@@ -38,6 +46,8 @@ FACEGHOST_MODEL = "model/v0-1.onnx"
 FACEGHOST_SHA256 = "f4450fcd6f475c30149d232199d03bdcbfe56974403ecd4939e359a41b81322b"
 INPUT_NAME = "images"
 EMPTY = np.zeros((0, 4), np.float32)
+# A face of the last detection that overlaps a full pass's box less than this was missed.
+RECHECK_IOU = 0.3
 
 
 def default_detector_path() -> tuple[Path, str]:
@@ -416,6 +426,7 @@ class FaceDetector:
         # Per source: the boxes found last time (the gate re-checks around them).
         self._last: dict[str, np.ndarray] = {}
         self.passes = {"full": 0, "crops": 0, "none": 0}
+        self.rechecked = 0  # full passes that looked again for small faces they missed
 
     def process(self, packets: list[FramePacket]) -> list[FramePacket]:
         """Detect every frame given (the engine's :class:`DetectionCadence` picks them)."""
@@ -441,8 +452,34 @@ class FaceDetector:
             images = [p.image for p in packets]
             found = self._engine.detect(images, self.config.imgsz, full_frame=True)
             for packet, detections in zip(packets, found, strict=True):
-                self._set(packet, detections)
+                self._set(packet, self._recheck(packet, detections))
             packets.clear()
+
+    def _recheck(self, packet: FramePacket, found: Detections) -> Detections:
+        """A full pass sees the frame shrunk to ``imgsz``, where a face the gate's crops
+        found at native resolution may be too small to see (a 20 px face at 720p is 10 px
+        there): it then lost its track on every full pass, and the frames after it lost
+        the face (RESULTS.md, stop 30). So with the gate, faces of the last detection that
+        are under ``small_face_px`` in the full pass's input and that it did not find
+        again are looked for once more around where they were, at native resolution."""
+        last = self._last.get(packet.source_id, EMPTY)
+        if not (self.config.motion_gate and len(last)):
+            return found
+        height, width = packet.image.shape[:2]
+        missed = small_in_full_pass(last, width, height, self.config)
+        if len(missed) and len(found.scores):
+            missed = missed[iou_matrix(missed, found.boxes_xyxy).max(axis=1) < RECHECK_IOU]
+        if not len(missed):
+            return found
+        self.rechecked += 1
+        regions = crop_regions(grown_faces(missed, width, height), width, height)
+        again = self._detect_regions(packet.image, regions)
+        if not len(again.scores):
+            return found
+        boxes = np.concatenate([found.boxes_xyxy, again.boxes_xyxy])
+        scores = np.concatenate([found.scores, again.scores])
+        kept = nms(boxes, scores, self.config.iou, self.config.max_faces)
+        return Detections(boxes[kept], scores[kept])
 
     def _regions(self, packet: FramePacket) -> list[Region] | None:
         """None: a full-frame pass; else the crops to detect on (maybe none)."""

@@ -154,19 +154,48 @@ class MotionGate:
             return None
         self._since_full += 1
         grown = [_grow(b, MOTION_MARGIN_PX, width, height) for b in boxes]
-        for face in last_faces_xyxy:
-            margin = FACE_MARGIN * max(face[2] - face[0], face[3] - face[1])
-            grown.append(_grow(face.astype(np.float64), margin, width, height))
-        regions = []
-        for box in merge_boxes(grown):
-            x1, x2 = _bucket(box[0], box[2], width)
-            y1, y2 = _bucket(box[1], box[3], height)
-            regions.append(Region(x1, y1, x2, y2))
+        regions = crop_regions(grown + grown_faces(last_faces_xyxy, width, height), width, height)
         full_px = full_cost_px(width, height, self.config.imgsz, self.call_cost_px)
+        small = small_in_full_pass(last_faces_xyxy, width, height, self.config)
+        if len(small):  # a full pass looks again for these at native resolution (detect.py)
+            again = crop_regions(grown_faces(small, width, height), width, height)
+            full_px += crops_cost_px(again, self.call_cost_px)
         if crops_cost_px(regions, self.call_cost_px) > self.config.motion_max_area * full_px:
             self._since_full = 0
             return None
         return regions
+
+
+def small_in_full_pass(
+    faces_xyxy: np.ndarray, width: int, height: int, config: DetectConfig
+) -> np.ndarray:
+    """The faces at least ``detect.small_face_px`` tall in the frame but under it once the
+    frame is shrunk to the full pass's input: where it may not see them, the crops that
+    found them at native resolution still do. (Smaller ones are at the detector's limit
+    at either scale: looking again costs a call for a face it finds now and then.)"""
+    scale = plan_letterbox(width, height, config.imgsz).scale_y
+    heights = faces_xyxy[:, 3] - faces_xyxy[:, 1]
+    small = (heights >= config.small_face_px) & (heights * scale < config.small_face_px)
+    return faces_xyxy[small]
+
+
+def grown_faces(faces_xyxy: np.ndarray, width: int, height: int) -> list[np.ndarray]:
+    """Each face grown by FACE_MARGIN of its size per side (where it may have moved to)."""
+    grown = []
+    for face in faces_xyxy:
+        margin = FACE_MARGIN * max(face[2] - face[0], face[3] - face[1])
+        grown.append(_grow(face.astype(np.float64), margin, width, height))
+    return grown
+
+
+def crop_regions(boxes: list[np.ndarray], width: int, height: int) -> list[Region]:
+    """The crops that cover ``boxes``: overlapping ones merged, sides bucketed."""
+    regions = []
+    for box in merge_boxes(boxes):
+        x1, x2 = _bucket(box[0], box[2], width)
+        y1, y2 = _bucket(box[1], box[3], height)
+        regions.append(Region(x1, y1, x2, y2))
+    return regions
 
 
 def full_cost_px(width: int, height: int, imgsz: int, call_cost_px: int) -> int:
