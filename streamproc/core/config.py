@@ -104,6 +104,8 @@ class DetectConfig:
     # (and around the faces found last time), on native-resolution crops.
     motion_gate: bool = True
     # A full-frame pass every this many detections per camera (finds people standing still).
+    # With the gate, it also looks again at native resolution around the last faces that
+    # are >= small_face_px tall but under it in its own input, if it missed them.
     full_every_n: int = 8
     motion_width_px: int = 192
     motion_threshold: int = 14
