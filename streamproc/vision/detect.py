@@ -459,9 +459,10 @@ class FaceDetector:
         """A full pass sees the frame shrunk to ``imgsz``, where a face the gate's crops
         found at native resolution may be too small to see (a 20 px face at 720p is 10 px
         there): it then lost its track on every full pass, and the frames after it lost
-        the face (RESULTS.md, stop 30). So with the gate, faces of the last detection that
-        are under ``small_face_px`` in the full pass's input and that it did not find
-        again are looked for once more around where they were, at native resolution."""
+        the face (RESULTS.md, stop 30). So with the gate, faces of the last detection at
+        least ``small_face_px`` tall but under it in the full pass's input
+        (:func:`small_in_full_pass`) that it did not find again are looked for once more
+        around where they were, at native resolution, and both merged by one NMS."""
         last = self._last.get(packet.source_id, EMPTY)
         if not (self.config.motion_gate and len(last)):
             return found
