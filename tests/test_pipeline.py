@@ -311,9 +311,17 @@ def test_stage_error_still_leaves_a_playable_file(long_clip, tmp_path, monkeypat
     from streamproc.vision.composite import Compositor
 
     original = Compositor.process
+    failed_at: list[int] = []
 
     def failing(self, packets):
         if any(p.index >= 30 for p in packets):
+            # Fail once every frame before this batch has been written (a condition, not
+            # a race between the writer and the abort): all of them must stay in the file.
+            first = min(p.index for p in packets)
+            deadline = time.monotonic() + 30
+            while job.stats.frames_out < first and time.monotonic() < deadline:
+                time.sleep(0.01)
+            failed_at.append(first)
             raise RuntimeError("composite failed")
         return original(self, packets)
 
@@ -324,7 +332,7 @@ def test_stage_error_still_leaves_a_playable_file(long_clip, tmp_path, monkeypat
     with pytest.raises(RuntimeError, match="composite failed"):
         job.finish("finished")
     frames, pts, _ = read_frames(out)
-    assert 20 <= len(frames) <= 30
+    assert failed_at and len(frames) == failed_at[0] <= 30
     import json
 
     assert json.loads((tmp_path / "partial.mp4.manifest.json").read_text())["status"] == "failed"
