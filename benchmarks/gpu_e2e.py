@@ -27,12 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import measure
+from benchmarks import measure, realtime
 from benchmarks.realtime import cctv_clip
 from streamproc.core.config import apply_overrides, config_from_dict
 from streamproc.run.job import SAMPLE_CLIP, Job
 
-SIZES = {"1080p": (1920, 1080), "720p": (1280, 720), "432p": (768, 432)}
+SIZES = {"1080p": (1920, 1080), **realtime.SIZES}  # the bench's 720p and 432p, and 1080p
 FPS = 30
 
 
