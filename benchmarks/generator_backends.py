@@ -18,7 +18,10 @@ from streamproc.vision.enhance.stage import SHIPPED_MODEL
 
 def main(argv: list[str]) -> None:
     import onnxruntime as ort
-    import openvino as ov
+
+    from streamproc.core.packages import import_openvino
+
+    ov = import_openvino()
 
     rounds = int(argv[0]) if argv else 15
     model = str(SHIPPED_MODEL)

@@ -73,7 +73,10 @@ def ort_int8(fp32: Path, work: Path, calib: list[np.ndarray], conv_only: bool) -
 
 def nncf_int8(fp32: Path, work: Path, calib: list[np.ndarray], shape: tuple[int, int]) -> Path:
     import nncf
-    import openvino as ov
+
+    from streamproc.core.packages import import_openvino
+
+    ov = import_openvino()
 
     model = ov.Core().read_model(str(fp32))
     model.reshape({"images": [1, 3, *shape]})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -284,6 +285,37 @@ def test_default_run_never_imports_torch(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result == {"rc": 0, "torch": False, "ultralytics": False}
+
+
+@pytest.mark.skipif(importlib.util.find_spec("openvino") is None, reason="openvino not installed")
+def test_a_run_on_openvino_sends_no_telemetry(tmp_path):
+    """Importing openvino sends a Google Analytics event and writes a client id and usage
+    counts to ~/intel unless the user opted out; a run through streamproc does neither."""
+    clip, home = tmp_path / "clip.mp4", tmp_path / "home"
+    write_clip(clip, n_frames=4, n_faces=1, face_px=70, audio=False)
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "TF_BUILD", "JENKINS_URL")}
+    env |= {"HOME": str(home), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    script = (
+        "import json, sys\n"
+        "from streamproc.run.cli import main\n"
+        f"rc = main(['run', {str(clip)!r}, '-o', 'null', '--quiet',"
+        " '--set', 'detect.backend=openvino'])\n"
+        "print(json.dumps({'rc': rc, 'openvino': 'openvino' in sys.modules,"
+        " 'telemetry': sys.modules.get('openvino_telemetry') is not None}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {"rc": 0, "openvino": True, "telemetry": False}
+    assert sorted(p.name for p in home.rglob("*")) == []
 
 
 @pytest.mark.parametrize(("cpus", "threads"), [(1, 1), (2, 1), (4, 2), (6, 3), (16, 4)])

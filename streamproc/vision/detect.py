@@ -25,7 +25,7 @@ import numpy as np
 from streamproc.audit.hashing import sha256_file, verify_sha256
 from streamproc.core.config import DetectConfig
 from streamproc.core.errors import ModelError
-from streamproc.core.packages import package_file
+from streamproc.core.packages import import_openvino, package_file
 from streamproc.core.packet import Face, FramePacket
 from streamproc.vision.bytetrack import iou_matrix
 from streamproc.vision.letterbox import STRIDE_PX, Letterbox, input_blob, plan_letterbox
@@ -214,7 +214,7 @@ class OpenVinoGraph:
         if config.device.strip().lower() != "cpu":
             raise ModelError("detect.backend=openvino runs on the CPU only: set detect.device=cpu")
         try:
-            import openvino as ov
+            ov = import_openvino()
         except ImportError:
             raise ModelError(
                 "detect.backend=openvino needs the openvino package (pip install openvino)"
@@ -325,9 +325,7 @@ def open_engine(model_path: Path, config: DetectConfig, sha256: str = "") -> Eng
 
 def cpu_has_bf16() -> bool:
     """Whether OpenVINO runs fp32 graphs in bfloat16 on this CPU (AMX, AVX512-BF16)."""
-    import openvino as ov
-
-    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return "BF16" in import_openvino().Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
 def resolve_precision(config: DetectConfig) -> str:
