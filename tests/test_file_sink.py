@@ -11,7 +11,7 @@ import pytest
 
 from streamproc.core.config import OutputConfig
 from streamproc.core.packet import FramePacket
-from streamproc.io.sinks.file import FileSink
+from streamproc.io.sinks.file import FileSink, pipeline_encoder_threads
 from streamproc.io.sources import SourceInfo
 
 
@@ -52,3 +52,41 @@ def test_live_inputs_encode_with_the_live_preset(tmp_path, live, overrides, subm
     no_delay = live or subme == "0"
     assert (options.get("rc_lookahead", "0") == "0") == no_delay
     assert (options["bframes"] == "0") == no_delay
+
+
+@pytest.mark.parametrize(
+    ("cpus", "size", "configured", "expected"),
+    [
+        (2, (768, 432), 0, 1),  # two busy cores: x264's frame threads cost more than they give
+        (1, (640, 480), 0, 1),
+        (2, (960, 540), 0, 0),  # 0.52 MP: the encoder decides (measured no faster with one)
+        (2, (1280, 720), 0, 0),  # one thread was 3-5 % slower end to end
+        (4, (768, 432), 0, 0),  # spare cores: the encoder decides
+        (2, (768, 432), 3, 3),  # a number in the config is used as given
+    ],
+)
+def test_pipeline_encoder_threads(monkeypatch, cpus, size, configured, expected):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
+    threads = pipeline_encoder_threads(OutputConfig(encoder_threads=configured), *size)
+    assert threads == expected
+
+
+@pytest.mark.parametrize(("overrides", "threads"), [({}, "1"), ({"encoder_threads": 2}, "2")])
+def test_a_run_on_two_cpus_encodes_small_frames_with_one_thread(
+    tmp_path, monkeypatch, overrides, threads
+):
+    """What the encoder was given, read back from the stream x264 wrote."""
+    from synth import write_clip
+
+    from streamproc.core.config import config_from_dict
+    from streamproc.run.job import Job
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    clip, out = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    write_clip(clip, n_frames=6, width=768, height=432, n_faces=0)
+    job = Job([str(clip)], config_from_dict({"output": overrides}), out)
+    job.start()
+    job.pipeline.join()
+    (summary,) = job.finish("finished")
+    assert summary["frames_out"] == 6
+    assert _x264_options(out)["threads"] == threads

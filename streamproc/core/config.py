@@ -302,7 +302,7 @@ class OutputConfig:
     # halved a paced camera's latency p95 (RESULTS.md, stop 26).
     live_preset: str = "ultrafast"
     keyframe_s: float = 2.0
-    encoder_threads: int = 0  # 0 = the encoder decides
+    encoder_threads: int = 0  # 0 = auto: 1 under 0.5 MP on <= 2 CPUs, else the encoder decides
     # Fragmented MP4 stays playable even if the process is killed mid-write.
     fragmented_mp4: bool = True
     copy_audio: bool = True

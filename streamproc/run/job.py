@@ -28,7 +28,7 @@ from streamproc.core.pipeline import Camera, Pipeline, Stage
 from streamproc.core.stats import PipelineStats
 from streamproc.core.urls import is_url, mask_url, safe_name
 from streamproc.io.sinks import Sink
-from streamproc.io.sinks.file import FileSink, check_encodable
+from streamproc.io.sinks.file import FileSink, check_encodable, pipeline_encoder_threads
 from streamproc.io.sinks.images import ImageSink
 from streamproc.io.sinks.null import NullSink
 from streamproc.io.sinks.rotating import RotatingFileSink
@@ -300,6 +300,8 @@ class Job:
         """The output sink, then (with ``output.rtsp_push``) its push to an RTSP server (the
         live preview is the camera's ``preview``, not a sink)."""
         out_cfg = self.config.output
+        threads = pipeline_encoder_threads(out_cfg, source.info.width_px, source.info.height_px)
+        out_cfg = dataclasses.replace(out_cfg, encoder_threads=threads)
         sinks: list[Sink] = []
         try:
             if rec.path is None:

@@ -24,6 +24,7 @@ import numpy as np
 
 from streamproc.audit.hashing import sha256_file, verify_sha256
 from streamproc.core.config import DetectConfig
+from streamproc.core.cpus import usable_cpus
 from streamproc.core.errors import ModelError
 from streamproc.core.packages import import_openvino, package_file
 from streamproc.core.packet import Face, FramePacket
@@ -176,8 +177,7 @@ def detector_threads(config: DetectConfig) -> int:
     """``detect.threads``, with 0 resolved for the CPUs this process may run on."""
     if config.threads:
         return config.threads
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cpus = cpus or 1
+    cpus = usable_cpus()
     return 1 if cpus <= 2 else min(4, cpus // 2)
 
 

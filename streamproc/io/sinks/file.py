@@ -20,12 +20,16 @@ import cv2
 import numpy as np
 
 from streamproc.core.config import OutputConfig
+from streamproc.core.cpus import usable_cpus
 from streamproc.core.errors import OutputError
 from streamproc.core.packet import FramePacket
 from streamproc.io.convert import bgr_to_frame
 from streamproc.io.sources import SourceInfo
 
 log = logging.getLogger(__name__)
+
+# output.encoder_threads=0 on <= 2 CPUs: frames smaller than this get one encoder thread.
+ONE_THREAD_MAX_PX = 500_000
 
 
 MIN_SIDE_PX = 16  # smaller frames are padded: H.264 encoders reject tiny pictures
@@ -122,6 +126,21 @@ def _check_writable(path: Path) -> None:
             raise OutputError(f"cannot create output folder {parent}: {err.strerror}") from None
     if path.is_dir():
         raise OutputError(f"output path {path} is a folder, expected a video file name")
+
+
+def pipeline_encoder_threads(config: OutputConfig, width_px: int, height_px: int) -> int:
+    """``output.encoder_threads`` for a sink beside the pipeline's stages, 0 resolved.
+
+    On two CPUs the detector and the generator already keep both cores busy, and x264's
+    frame threads then cost more CPU than they overlap: one thread ran 768x432 clips 7-10 %
+    faster end to end, 960x540 the same, 1280x720 3-5 % slower (RESULTS.md, stop 31). So
+    0 = one thread for frames under ONE_THREAD_MAX_PX on <= 2 CPUs, else 0 (the encoder
+    decides). A pass that only decodes and encodes (the bench's ceiling) keeps 0: alone,
+    x264's own threading is the fastest."""
+    if config.encoder_threads:
+        return config.encoder_threads
+    small = width_px * height_px < ONE_THREAD_MAX_PX
+    return 1 if small and usable_cpus() <= 2 else 0
 
 
 class FileSink:
