@@ -22,7 +22,7 @@ from streamproc.core.packet import FramePacket
 from streamproc.vision.bytetrack import iou_matrix
 from streamproc.vision.detect import FaceDetector, detector_threads, nms
 from streamproc.vision.letterbox import apply_letterbox, plan_letterbox
-from streamproc.vision.motion import MotionGate, small_in_full_pass
+from streamproc.vision.motion import MotionGate, Region, face_tiles, small_in_full_pass
 from streamproc.vision.track import FaceTracker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -241,6 +241,51 @@ def test_motion_gate_plans():
     assert gate.plan(moved, np.zeros((0, 4))) is None  # 5th detection: the full pass
     flashed = np.clip(moved.astype(int) + 60, 0, 255).astype(np.uint8)
     assert gate.plan(flashed, np.zeros((0, 4))) is None  # everything changed: full pass
+
+
+@pytest.mark.parametrize(
+    ("size", "face", "expected"),
+    [
+        # 3x a 25 px face fits in 128: native resolution
+        ((768, 432), (100, 100, 120, 125), Region(46, 48, 174, 176, 128)),
+        # a 60 px face: a 256 px tile (3x = 180), shrunk to 128
+        ((768, 432), (300, 150, 350, 210), Region(197, 52, 453, 308, 128)),
+        ((768, 432), (740, 400, 760, 424), Region(640, 304, 768, 432, 128)),  # kept inside
+        ((320, 100), (50, 40, 70, 64), Region(0, 0, 128, 100, 0)),  # frame < tile: native
+    ],
+)
+def test_face_tiles_are_squares_about_each_face(size, face, expected):
+    (tile,) = face_tiles(np.array([face], np.float32), *size)
+    assert tile == expected
+
+
+def test_a_busy_scene_alternates_full_passes_and_face_tiles():
+    """When the whole picture changes (a busy scene, flicker), crops would cost a full
+    pass: every other detection then looks only around the faces found last, each in a
+    128 px tile, which finds them where the full pass did (the 64 px face's tile shrunk by
+    2, its box mapped back)."""
+    frame, truth = _scene_with_faces(768, 432, 64, n_faces=1)
+    small = face_patches(30)[0]
+    frame[280:310, 500 : 500 + small.shape[1]] = small
+    truth = np.vstack([truth, [500, 280, 500 + small.shape[1], 310]])
+    kinds, boxes = {True: [], False: []}, {True: [], False: []}
+    for tiles in (True, False):
+        detector = FaceDetector(DetectConfig(every_n_frames=1, busy_face_tiles=tiles))
+        try:
+            for i in range(8):
+                flicker = cv2.add(frame, np.full_like(frame, 40)) if i % 2 else frame
+                before = dict(detector.passes)
+                faces = _faces(detector, flicker, i)
+                kinds[tiles].append(next(k for k in before if detector.passes[k] != before[k]))
+                boxes[tiles].append(faces[np.argsort(faces[:, 0])])
+        finally:
+            detector.close()
+    assert kinds[True] == ["full", "tiles"] * 4
+    assert kinds[False] == ["full"] * 8
+    for with_tiles, full in zip(boxes[True], boxes[False], strict=True):
+        assert len(with_tiles) == len(full) == 2
+        assert iou_matrix(with_tiles, truth).max(axis=1).min() > 0.5
+        assert iou_matrix(with_tiles, full).diagonal().min() > 0.8
 
 
 def test_tracker_keeps_ids_through_gated_detection():

@@ -157,7 +157,7 @@ def test_whole_frames_run_a_graph_compiled_for_their_shape(tmp_path):
     config = DetectConfig(precision="fp32", backend="openvino", cache_dir=str(tmp_path))
     first = load_detector(config)
     try:
-        fixed = first.engine.detect([frame], 640, full_frame=True)[0]
+        fixed = first.engine.detect([frame], 640, fixed_shape=True)[0]
         any_shape = first.engine.detect([frame], 640)[0]
     finally:
         first.close()
@@ -168,7 +168,7 @@ def test_whole_frames_run_a_graph_compiled_for_their_shape(tmp_path):
     written = models[0].stat().st_mtime_ns
     again = load_detector(config)
     try:
-        reused = again.engine.detect([frame], 640, full_frame=True)[0]
+        reused = again.engine.detect([frame], 640, fixed_shape=True)[0]
     finally:
         again.close()
     assert models[0].stat().st_mtime_ns == written

@@ -519,6 +519,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     import numpy as np
 
     from streamproc.vision.detect import load_detector
+    from streamproc.vision.motion import TILE_BATCH, TILE_PX
 
     config = load_config(args.config, args.overrides)
     started = time.monotonic()
@@ -526,7 +527,10 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     try:
         for width, height in ((1280, 720), (640, 480)):
             frame = np.zeros((height, width, 3), np.uint8)
-            model.engine.detect([frame], config.detect.imgsz, full_frame=True)
+            model.engine.detect([frame], config.detect.imgsz, fixed_shape=True)
+        tile = np.zeros((TILE_PX, TILE_PX, 3), np.uint8)
+        for count in range(1, TILE_BATCH + 1):  # busy scenes' face tiles, a call each
+            model.engine.detect([tile] * count, TILE_PX, fixed_shape=True)
     finally:
         model.close()
     print(

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import cv2
 import numpy as np
 
 from streamproc.audit.hashing import sha256_file, verify_sha256
@@ -32,6 +33,7 @@ from streamproc.vision.bytetrack import iou_matrix
 from streamproc.vision.letterbox import STRIDE_PX, Letterbox, input_blob, plan_letterbox
 from streamproc.vision.motion import (
     CALL_COST_PX,
+    TILE_BATCH,
     MotionGate,
     Region,
     crop_regions,
@@ -115,7 +117,7 @@ class Engine(Protocol):
     """Detects faces in images, each scaled so its long side is at most ``long_side_px``."""
 
     def detect(
-        self, images: list[np.ndarray], long_side_px: int, full_frame: bool = False
+        self, images: list[np.ndarray], long_side_px: int, fixed_shape: bool = False
     ) -> list[Detections]: ...
 
     def close(self) -> None: ...
@@ -147,11 +149,11 @@ class OnnxEngine:
             self._infer, self.providers = _ort_infer(model_path, config)
 
     def detect(
-        self, images: list[np.ndarray], long_side_px: int, full_frame: bool = False
+        self, images: list[np.ndarray], long_side_px: int, fixed_shape: bool = False
     ) -> list[Detections]:
-        """Images of one shape go through the graph as one batch. ``full_frame``: whole
-        camera frames, whose shape repeats every pass (OpenVINO then runs a graph compiled
-        for that shape)."""
+        """Images of one shape go through the graph as one batch. ``fixed_shape``: a shape
+        that repeats (whole camera frames, face tiles); OpenVINO then runs a graph compiled
+        for exactly that shape."""
         results: list[Detections | None] = [None] * len(images)
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, image in enumerate(images):
@@ -159,7 +161,7 @@ class OnnxEngine:
         for indices in groups.values():
             height, width = images[indices[0]].shape[:2]
             box = plan_letterbox(width, height, long_side_px)
-            raw = self._infer(input_blob([images[i] for i in indices], box), full_frame)
+            raw = self._infer(input_blob([images[i] for i in indices], box), fixed_shape)
             for i, one in zip(indices, raw, strict=True):
                 results[i] = self._to_frame(one, box)
         return results  # type: ignore[return-value]
@@ -195,7 +197,7 @@ def _ort_infer(model_path: Path, config: DetectConfig):
     if len(inputs) != 1 or inputs[0].name != INPUT_NAME or len(inputs[0].shape) != 4:
         raise ModelError(f"{model_path.name}: not a YOLOv8 detector (one NCHW input 'images')")
 
-    def infer(blob: np.ndarray, full_frame: bool = False) -> np.ndarray:
+    def infer(blob: np.ndarray, fixed_shape: bool = False) -> np.ndarray:
         return session.run(None, {INPUT_NAME: blob})[0]
 
     return infer, session.get_providers()
@@ -263,8 +265,8 @@ class OpenVinoGraph:
         self._fixed[shape] = self._compile(path)
         return self._fixed[shape]
 
-    def __call__(self, blob: np.ndarray, full_frame: bool = False) -> np.ndarray:
-        request = self._fixed_request(tuple(blob.shape)) if full_frame else None
+    def __call__(self, blob: np.ndarray, fixed_shape: bool = False) -> np.ndarray:
+        request = self._fixed_request(tuple(blob.shape)) if fixed_shape else None
         request = request or self._any_shape
         return np.array(request.infer({0: blob})[0], copy=True)
 
@@ -281,7 +283,7 @@ class UltralyticsEngine:
         self.providers = ["ultralytics"]
 
     def detect(
-        self, images: list[np.ndarray], long_side_px: int, full_frame: bool = False
+        self, images: list[np.ndarray], long_side_px: int, fixed_shape: bool = False
     ) -> list[Detections]:
         cfg = self.config
         results = self._model.predict(
@@ -423,7 +425,7 @@ class FaceDetector:
         self._gates: dict[str, MotionGate] = {}
         # Per source: the boxes found last time (the gate re-checks around them).
         self._last: dict[str, np.ndarray] = {}
-        self.passes = {"full": 0, "crops": 0, "none": 0}
+        self.passes = {"full": 0, "crops": 0, "tiles": 0, "none": 0}
         self.rechecked = 0  # full passes that looked again for small faces they missed
 
     def process(self, packets: list[FramePacket]) -> list[FramePacket]:
@@ -448,7 +450,7 @@ class FaceDetector:
         """Full-frame passes of ``packets`` in one call; empties the list."""
         if packets:
             images = [p.image for p in packets]
-            found = self._engine.detect(images, self.config.imgsz, full_frame=True)
+            found = self._engine.detect(images, self.config.imgsz, fixed_shape=True)
             for packet, detections in zip(packets, found, strict=True):
                 self._set(packet, self._recheck(packet, detections))
             packets.clear()
@@ -490,29 +492,51 @@ class FaceDetector:
             cost = CALL_COST_PX[self.backend]
             gate = self._gates[packet.source_id] = MotionGate(self.config, cost)
         regions = gate.plan(packet.image, self._last.get(packet.source_id, EMPTY))
-        self.passes["full" if regions is None else "crops" if regions else "none"] += 1
+        kind = "full" if regions is None else "none" if not regions else "crops"
+        if regions and all(r.input_px for r in regions):
+            kind = "tiles"
+        self.passes[kind] += 1
         return regions
 
     def _detect_regions(self, image: np.ndarray, regions: list[Region]) -> Detections:
         """Each crop at native resolution (its long side at most ``imgsz``; crops of one
-        size in one batch), boxes back in frame px, then one NMS over all crops (a face
-        on a seam is found twice)."""
-        crops = [image[r.y1 : r.y2, r.x1 : r.x2] for r in regions]
+        size in one batch), face tiles at their ``input_px`` (TILE_BATCH a call, by a graph
+        compiled for that shape); boxes back in frame px, then one NMS over all of them (a
+        face on a seam is found twice)."""
+        native = [r for r in regions if not r.input_px]
+        tiles = [r for r in regions if r.input_px]
+        crops = [image[r.y1 : r.y2, r.x1 : r.x2] for r in native]
         if self.backend == "ultralytics":  # it would blow small crops up to imgsz
             found = [self._engine.detect([c], _native_px(c, self.config.imgsz))[0] for c in crops]
         else:  # never scaled up
             found = self._engine.detect(crops, self.config.imgsz) if crops else []
-        boxes = [
-            f.boxes_xyxy + np.array([r.x1, r.y1] * 2, np.float32)
-            for f, r in zip(found, regions, strict=True)
-            if len(f.scores)
-        ]
+        for start in range(0, len(tiles), TILE_BATCH):
+            found += self._detect_tiles(image, tiles[start : start + TILE_BATCH])
+        boxes, scores = [], []
+        for detections, region in zip(found, native + tiles, strict=True):
+            if len(detections.scores):
+                scale = (region.x2 - region.x1) / region.input_px if region.input_px else 1.0
+                offset = np.array([region.x1, region.y1] * 2, np.float32)
+                boxes.append(detections.boxes_xyxy * np.float32(scale) + offset)
+                scores.append(detections.scores)
         if not boxes:
             return Detections.empty()
-        scores = [f.scores for f in found if len(f.scores)]
         all_boxes, all_scores = np.concatenate(boxes), np.concatenate(scores)
         kept = nms(all_boxes, all_scores, self.config.iou, self.config.max_faces)
         return Detections(all_boxes[kept], all_scores[kept])
+
+    def _detect_tiles(self, image: np.ndarray, tiles: list[Region]) -> list[Detections]:
+        """Square tiles shrunk to their ``input_px``: boxes in tile input px."""
+        side = tiles[0].input_px
+        inputs = []
+        for r in tiles:
+            crop = image[r.y1 : r.y2, r.x1 : r.x2]
+            if crop.shape[0] != side:
+                crop = cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA)
+            inputs.append(crop)
+        if self.backend == "ultralytics":
+            return [self._engine.detect([c], side)[0] for c in inputs]
+        return self._engine.detect(inputs, side, fixed_shape=True)
 
     def _set(self, packet: FramePacket, detections: Detections) -> None:
         faces = []

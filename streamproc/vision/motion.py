@@ -10,6 +10,11 @@ every ``detect.full_every_n`` detections finds whoever neither moved nor was see
 face turning towards the camera, lights coming on). Crops that would cost more
 than ``detect.motion_max_area`` of a full pass (a busy scene, the camera moved, an
 exposure jump) get the full pass instead: the gate is never much slower than no gate.
+In a scene that stays busy, every other detection (right after a full pass) looks only
+around the faces that pass found, in square tiles of one shape (``detect.busy_face_tiles``):
+the busy store clip ran half its full passes so, 27 % less detector time, and found more of
+the faces the detector finds on every frame (100 vs 99.6 %: the tiles are native resolution
+for faces up to 42 px). People who walk in are found at the next full pass, 2 detections on.
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ BUCKET_PX = 128
 # cores (median of 15, a 128x128 crop against a 640x384 frame): OpenVINO 7.8 vs 21.9 ms,
 # so ~5 ms a call, a quarter of a full pass; ONNX Runtime 5.7 vs 48.8 ms, ~4 ms.
 CALL_COST_PX = {"openvino": 56_000, "ort": 20_000, "ultralytics": 20_000}
+# Face tiles (busy scenes) go to the detector at this side, at most this many per call:
+# a few fixed shapes, each run by a graph compiled for it.
+TILE_PX = 128
+TILE_BATCH = 4
 # Around moving blobs: a head sits above the moving torso, give it room.
 MOTION_MARGIN_PX = 24
 # Around a face found last time: it may have moved this many face sizes since.
@@ -40,16 +49,27 @@ FACE_MARGIN = 1.0
 
 @dataclass(frozen=True)
 class Region:
-    """A crop of the frame, integer px, inside the frame."""
+    """A crop of the frame, integer px, inside the frame. ``input_px`` > 0: a face tile,
+    a square given to the detector at that side (shrunk if larger); 0: native resolution."""
 
     x1: int
     y1: int
     x2: int
     y2: int
+    input_px: int = 0
 
     @property
     def area_px(self) -> int:
+        """What the detector sees of it, in input px."""
+        if self.input_px:
+            return self.input_px * self.input_px
         return (self.x2 - self.x1) * (self.y2 - self.y1)
+
+    @property
+    def input_shape(self) -> tuple[int, int]:
+        if self.input_px:
+            return self.input_px, self.input_px
+        return self.x2 - self.x1, self.y2 - self.y1
 
 
 def _span(lo: float, hi: float, limit: int) -> tuple[float, float]:
@@ -160,10 +180,16 @@ class MotionGate:
         if len(small):  # a full pass looks again for these at native resolution (detect.py)
             again = crop_regions(grown_faces(small, width, height), width, height)
             full_px += crops_cost_px(again, self.call_cost_px)
-        if crops_cost_px(regions, self.call_cost_px) > self.config.motion_max_area * full_px:
-            self._since_full = 0
-            return None
-        return regions
+        limit = self.config.motion_max_area * full_px
+        if crops_cost_px(regions, self.call_cost_px) <= limit:
+            return regions
+        if self.config.busy_face_tiles and self._since_full == 1 and len(last_faces_xyxy):
+            # A busy scene, and the last detection was a full pass: look around its faces.
+            tiles = face_tiles(last_faces_xyxy, width, height)
+            if crops_cost_px(tiles, self.call_cost_px) <= limit:
+                return tiles
+        self._since_full = 0
+        return None
 
 
 def small_in_full_pass(
@@ -188,6 +214,32 @@ def grown_faces(faces_xyxy: np.ndarray, width: int, height: int) -> list[np.ndar
     return grown
 
 
+def face_tiles(faces_xyxy: np.ndarray, width: int, height: int) -> list[Region]:
+    """One square tile per face, FACE_MARGIN of the face's size around it, the side
+    rounded up to BUCKET_PX and given to the detector at TILE_PX. Unlike
+    :func:`crop_regions` nothing is merged and every tile has one input shape, so a
+    frame's tiles go through the detector in one batch (of at most TILE_BATCH), by a
+    graph compiled for that shape. Faces up to 42 px stay at native resolution; a 60 px
+    face's 256 px tile is shrunk by 2, to a 30 px face, well within what it finds."""
+    tiles: dict[Region, None] = {}
+    for face in faces_xyxy.astype(np.float64):
+        size = (1 + 2 * FACE_MARGIN) * max(face[2] - face[0], face[3] - face[1])
+        side = -(-max(int(np.ceil(size)), MIN_REGION_PX) // BUCKET_PX) * BUCKET_PX
+        x1, x2 = _centred(float(face[0] + face[2]) / 2, side, width)
+        y1, y2 = _centred(float(face[1] + face[3]) / 2, side, height)
+        square = x2 - x1 == y2 - y1  # else the frame is smaller than the tile
+        tiles[Region(x1, y1, x2, y2, TILE_PX if square else 0)] = None
+    return list(tiles)
+
+
+def _centred(centre: float, side: int, limit: int) -> tuple[int, int]:
+    """[lo, lo + side) about ``centre``, inside [0, limit]; the whole axis if it is shorter."""
+    if side >= limit:
+        return 0, limit
+    lo = min(max(0, round(centre - side / 2)), limit - side)
+    return lo, lo + side
+
+
 def crop_regions(boxes: list[np.ndarray], width: int, height: int) -> list[Region]:
     """The crops that cover ``boxes``: overlapping ones merged, sides bucketed."""
     regions = []
@@ -206,5 +258,7 @@ def full_cost_px(width: int, height: int, imgsz: int, call_cost_px: int) -> int:
 def crops_cost_px(regions: list[Region], call_cost_px: int) -> int:
     """What the crops cost the detector, in input pixels: their area (native resolution:
     larger than a downscaled full pass) plus a fixed cost per batch of one shape."""
-    shapes = {(r.x2 - r.x1, r.y2 - r.y1) for r in regions}
-    return sum(r.area_px for r in regions) + call_cost_px * len(shapes)
+    shapes = {r.input_shape for r in regions if not r.input_px}
+    tiles = sum(1 for r in regions if r.input_px)
+    calls = len(shapes) + -(-tiles // TILE_BATCH)
+    return sum(r.area_px for r in regions) + call_cost_px * calls
