@@ -259,6 +259,23 @@ def test_face_tiles_are_squares_about_each_face(size, face, expected):
     assert tile == expected
 
 
+@pytest.mark.parametrize(("heights", "tiles"), [([30, 60], True), ([12, 30], False)])
+def test_a_busy_scene_keeps_full_passes_for_faces_at_the_detectors_limit(heights, tiles):
+    """Faces under detect.small_face_px are found by a full pass now and then, and less
+    often by tiles around them: a scene with one keeps full passes."""
+    gate = MotionGate(DetectConfig(full_every_n=8))
+    frame = background(768, 432)
+    faces = np.array([[100 + 200 * i, 100, 100 + h, 100 + h] for i, h in enumerate(heights)])
+    assert gate.plan(frame, faces) is None  # first frame
+    flicker = cv2.add(frame, np.full_like(frame, 40))  # everything changed: busy
+    plan = gate.plan(flicker, faces)
+    assert (plan is not None) == tiles
+    if tiles:
+        assert [r.input_px for r in plan] == [128, 128]
+        assert [r.x2 - r.x1 for r in plan] == [128, 256]  # 3 x 60 px -> a 256 px tile
+    assert gate.plan(frame, faces) is None  # the next busy detection: a full pass
+
+
 def test_a_busy_scene_alternates_full_passes_and_face_tiles():
     """When the whole picture changes (a busy scene, flicker), crops would cost a full
     pass: every other detection then looks only around the faces found last, each in a
