@@ -514,8 +514,9 @@ def _read_inputs(path: Path) -> tuple[list[str], list[str | None]]:
 
 def cmd_prepare(args: argparse.Namespace) -> int:
     """Load the detector as ``run`` would, which builds its int8 copy when ``detect.precision``
-    chooses int8, and compile its graph for 16:9 and 4:3 frames (install.sh runs this, so
-    a first run does not pay ~20 s of quantizing and ~2 s a compile)."""
+    chooses int8, and compile its graph for 16:9 and 4:3 frames and for busy scenes' face
+    tiles, 1-4 a call (install.sh runs this, so a first run does not pay ~20 s of
+    quantizing and 0.25-2.5 s a compile, mid-stream for the tiles)."""
     import numpy as np
 
     from streamproc.vision.detect import load_detector
