@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from pathlib import Path
 from benchmarks import measure, realtime
 from benchmarks.realtime import cctv_clip
 from streamproc.core.config import apply_overrides, config_from_dict
+from streamproc.core.cpus import usable_cpus
 from streamproc.run.job import SAMPLE_CLIP, Job
 
 SIZES = {"1080p": (1920, 1080), **realtime.SIZES}  # the bench's 720p and 432p, and 1080p
@@ -78,12 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--providers", default="cuda", help="the torch generator's: cuda | cpu")
     parser.add_argument("--detector", default="", help="YOLOv8 face ONNX ('' = faceghost's)")
     parser.add_argument("--detector-sha256", default="")
-    parser.add_argument("--detector-threads", type=int, default=max(1, (os.cpu_count() or 2) // 2))
+    parser.add_argument("--detector-threads", type=int, default=max(1, usable_cpus() // 2))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     doc: dict = {
         "machine": platform.node(),
-        "cpus": os.cpu_count(),
+        "cpus": usable_cpus(),
         "gpu": gpu_name(),
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "args": sys.argv[1:] if argv is None else argv,
